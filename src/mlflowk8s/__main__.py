@@ -1,0 +1,3 @@
+from mlflowk8s.cli.app import main
+
+main()

@@ -1,0 +1,132 @@
+"""The ``mlflowk8s`` command: global options, command registration, error handling.
+
+Command modules import only Typer at start-up; each command imports what it needs, so
+``--help`` and ``users`` stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlflowk8s import __version__
+from mlflowk8s.cli import lab as lab_commands
+from mlflowk8s.cli import ops as ops_commands
+from mlflowk8s.cli import researcher as researcher_commands
+from mlflowk8s.cli import users as user_commands
+from mlflowk8s.cli.context import LabContext
+
+HELP = """\
+Run one shared, secure MLflow tracking service for a research lab.
+
+Every user gets an isolated tracking server at https://DOMAIN/<user>/ (on GKE, behind
+Identity-Aware Proxy) or http://127.0.0.1:<port>/<user>/ (local target).
+
+First steps (admin):  mlflowk8s init, mlflowk8s add-user alice --member alice@lab.org,
+mlflowk8s apply.  Researchers: mlflowk8s login, then eval "$(mlflowk8s env alice)".
+
+Exit codes: 0 ok, 1 an operation failed, 2 bad input or usage, 130 interrupted.
+"""
+
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"mlflowk8s {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    lab_dir: Annotated[
+        Path,
+        typer.Option(
+            "--lab-dir",
+            envvar="MLFLOWK8S_LAB_DIR",
+            help="The lab folder holding .env and users.yaml.",
+            file_okay=False,
+        ),
+    ] = Path("."),
+    env: Annotated[
+        str,
+        typer.Option(
+            "--env",
+            envvar="MLFLOWK8S_ENV",
+            help="Environment name (dev, prd, ...): own work folder and Terraform state.",
+        ),
+    ] = "default",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks and more detail.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    import re
+
+    from mlflowk8s.errors import UsageError
+
+    # The name goes into state prefixes and cloud resource names, which limit it.
+    if re.fullmatch(r"[a-z][a-z0-9-]{0,11}", env) is None:
+        raise UsageError(f"invalid --env {env!r}: use 1-12 lower-case letters, digits, '-'")
+    ctx.obj = LabContext(lab_dir=lab_dir, env=env, verbose=verbose)
+
+
+for module in (lab_commands, user_commands, ops_commands, researcher_commands):
+    module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and turn our errors into one line and an exit code."""
+    from mlflowk8s.errors import EXIT_INTERRUPTED, MlflowK8sError
+
+    verbose = any(arg in ("-v", "--verbose") for arg in (argv or sys.argv[1:]))
+    try:
+        code = app(args=argv, prog_name="mlflowk8s", standalone_mode=False)
+    except MlflowK8sError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        _error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _error("aborted")
+        sys.exit(EXIT_INTERRUPTED)
+    except _click_exception() as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_exception() -> type[Exception]:
+    import click
+
+    return click.ClickException
+
+
+def _error(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]error:[/] {escape(message)}"
+    )

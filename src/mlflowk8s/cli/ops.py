@@ -1,0 +1,149 @@
+"""``plan``, ``apply``, ``status``, ``destroy``, ``unlock``: the same for every target."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlflowk8s.cli.context import LabContext, confirm, confirm_by_typing, lab
+from mlflowk8s.cli.progress import LiveProgress
+
+if TYPE_CHECKING:
+    from mlflowk8s.targets.base import Plan, Status
+
+UserOpt = Annotated[
+    str | None, typer.Option("--user", help="Limit the tenants run to this user's resources.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def _check_user(lc: LabContext, user: str | None) -> None:
+    if user is not None:
+        lc.users().get(user)
+
+
+def _print_plan(lc: LabContext, plan: Plan) -> None:
+    from rich.table import Table
+
+    for note in plan.notes:
+        lc.say(note)
+    if not plan.changes:
+        lc.say("No changes: the lab matches users.yaml and .env.")
+        return
+    counts = plan.counts()
+    summary = Table("root", "add", "change", "destroy", box=None, title="Plan")
+    for root, per in counts.items():
+        added = per.get("create", 0) + per.get("start", 0)
+        changed = per.get("update", 0) + per.get("replace", 0) + per.get("restart", 0)
+        removed = per.get("delete", 0) + per.get("stop", 0)
+        summary.add_row(root, str(added), str(changed), str(removed))
+    lc.console.print(summary)
+    details = Table("root", "action", "resource", box=None)
+    for change in plan.changes:
+        details.add_row(change.root, change.action, change.address)
+    lc.console.print(details)
+
+
+def _print_status(lc: LabContext, status: Status) -> None:
+    from rich.table import Table
+
+    table = Table("user", "url", "state", "health", "members", box=None)
+    for tenant in status.tenants:
+        health = {True: "healthy", False: "unhealthy", None: "-"}[tenant.healthy]
+        table.add_row(tenant.name, tenant.url, tenant.state, health, ", ".join(tenant.members))
+    if status.tenants:
+        lc.console.print(table)
+    else:
+        lc.say("No tenants.")
+    for key, value in status.facts.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        lc.say(f"{key}: {shown}")
+
+
+def plan(ctx: typer.Context, user: UserOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what `apply` would change, per root, without changing anything."""
+    from mlflowk8s.targets import target_for
+
+    lc = lab(ctx)
+    _check_user(lc, user)
+    with LiveProgress(lc.console, enabled=not as_json) as progress:
+        result = target_for(lc).plan(user, progress)
+    if as_json:
+        lc.print_json(result.as_json())
+    else:
+        _print_plan(lc, result)
+
+
+def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None:
+    """Plan, confirm, then create or update the lab; ends with every tenant's URL."""
+    from mlflowk8s.targets import target_for
+
+    lc = lab(ctx)
+    _check_user(lc, user)
+    target = target_for(lc)
+    with LiveProgress(lc.console) as progress:
+        result = target.plan(user, progress)
+    _print_plan(lc, result)
+    if not result.changes:
+        return
+    if not confirm("Apply these changes?", yes=yes, what="apply"):
+        raise typer.Exit(1)
+    with LiveProgress(lc.console) as progress:
+        status = target.apply(result, user, progress)
+    _print_status(lc, status)
+
+
+def status(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    no_health: Annotated[
+        bool, typer.Option("--no-health", help="Do not probe each tenant's /health.")
+    ] = False,
+) -> None:
+    """Every tenant's URL, members, state and health, and the lab's address facts."""
+    from mlflowk8s.targets import target_for
+
+    lc = lab(ctx)
+    result = target_for(lc).status(check_health=not no_health)
+    if as_json:
+        lc.print_json(result.as_json())
+    else:
+        _print_status(lc, result)
+
+
+def destroy(
+    ctx: typer.Context,
+    delete_data: Annotated[
+        bool,
+        typer.Option(help="Also delete databases, artifacts, network and addresses."),
+    ] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Stop every tenant and remove the servers; the lab's data stays unless --delete-data."""
+    from mlflowk8s.targets import target_for
+
+    lc = lab(ctx)
+    target = target_for(lc)
+    word = target.destroy_confirmation_word()
+    what = "destroy --delete-data" if delete_data else "destroy"
+    lc.say(
+        "This deletes ALL the lab's data." if delete_data
+        else "Servers go; databases, artifacts and addresses stay."
+    )
+    if not confirm_by_typing(word, yes=yes, what=what):
+        lc.say("Not confirmed: nothing was changed.")
+        raise typer.Exit(1)
+    with LiveProgress(lc.console) as progress:
+        kept = target.destroy(delete_data, progress)
+    for item in kept:
+        lc.say(f"Kept: {item}")
+    lc.say("Destroyed.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(plan)
+    app.command()(apply)
+    app.command()(status)
+    app.command()(destroy)

@@ -1,0 +1,130 @@
+"""``add-user``, ``remove-user``, ``users``, ``grant``, ``revoke``: edit users.yaml."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlflowk8s.cli.context import LabContext, confirm, lab
+
+if TYPE_CHECKING:
+    from mlflowk8s.users import UsersFile
+
+NameArg = Annotated[str, typer.Argument(help="User (tenant) name: a lower-case DNS label.")]
+MemberArg = Annotated[
+    str,
+    typer.Argument(help="user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN or EMAIL."),
+]
+
+
+@contextmanager
+def editing_users(lc: LabContext) -> Iterator[UsersFile]:
+    """Load users.yaml under the lab lock and save it if the block finishes without error."""
+    from mlflowk8s.fileio import lab_lock
+
+    with lab_lock(lc.lab_dir):
+        users = lc.users()
+        yield users
+        users.save()
+
+
+def add_user(
+    ctx: typer.Context,
+    name: NameArg,
+    member: Annotated[
+        list[str] | None,
+        typer.Option("--member", "-m", help="Who may use this tenant (repeatable)."),
+    ] = None,
+) -> None:
+    """Add a user (or bring back a retired one). Run `apply` to create its server."""
+    lc = lab(ctx)
+    with editing_users(lc) as users:
+        outcome = users.add(name, member or [])
+    lc.say(f"{'Restored' if outcome == 'restored' else 'Added'} user {name}. Run `mlflowk8s apply`.")
+
+
+def remove_user(
+    ctx: typer.Context,
+    name: NameArg,
+    purge: Annotated[
+        bool,
+        typer.Option(help="Also delete the user's database and artifacts (asks first)."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Retire a user: `apply` then removes its server and access but keeps its data.
+
+    With --purge the user's data is deleted now and the entry is removed.
+    """
+    lc = lab(ctx)
+    if purge:
+        lc.users().get(name)
+        question = f"Delete ALL data (runs, artifacts) of {name}? This cannot be undone."
+        if not confirm(question, yes=yes, what=f"purging {name}"):
+            raise typer.Exit(1)
+        from mlflowk8s.targets import target_for
+
+        target_for(lc).purge_user(name)
+        with editing_users(lc) as users:
+            users.purge(name)
+        lc.say(f"Purged user {name} and its data.")
+        return
+    with editing_users(lc) as users:
+        changed = users.retire(name)
+    if changed:
+        lc.say(f"Retired user {name}; its data stays. Run `mlflowk8s apply` to stop its server.")
+    else:
+        lc.say(f"User {name} was already retired.")
+
+
+def list_users(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    all_users: Annotated[bool, typer.Option("--all", help="Include retired users.")] = False,
+) -> None:
+    """List the lab's users and their members."""
+    lc = lab(ctx)
+    users_file = lc.users()
+    users = users_file.all_users() if all_users else users_file.active_users()
+    if as_json:
+        lc.print_json([user.as_dict() for user in users])
+        return
+    if not users:
+        lc.say("No users yet: `mlflowk8s add-user NAME --member EMAIL`.")
+        return
+    from rich.table import Table
+
+    table = Table("user", "members", *(["state"] if all_users else []), box=None)
+    for user in users:
+        state = ["retired" if user.retired else "active"] if all_users else []
+        table.add_row(user.name, ", ".join(user.members) or "-", *state)
+    lc.console.print(table)
+
+
+def _member_edit(
+    verb: str, edit: Callable[[UsersFile, str, str], object]
+) -> Callable[[typer.Context, str, str], None]:
+    def command(ctx: typer.Context, name: NameArg, member: MemberArg) -> None:
+        lc = lab(ctx)
+        with editing_users(lc) as users:
+            edit(users, name, member)
+        lc.say(f"{verb} {member} for {name}. Run `mlflowk8s apply` to update access.")
+
+    return command
+
+
+grant = _member_edit("Granted", lambda users, name, member: users.grant(name, member))
+grant.__doc__ = "Give MEMBER access to user NAME's tracking server."
+revoke = _member_edit("Revoked", lambda users, name, member: users.revoke(name, member))
+revoke.__doc__ = "Take MEMBER's access to user NAME's tracking server away."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("add-user")(add_user)
+    app.command("remove-user")(remove_user)
+    app.command("users")(list_users)
+    app.command("grant")(grant)
+    app.command("revoke")(revoke)

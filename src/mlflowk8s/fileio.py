@@ -1,0 +1,75 @@
+"""Atomic, locked writes of the lab's files.
+
+Every change to ``.env`` and ``users.yaml`` goes through :func:`lab_lock` and
+:func:`write_atomic`, so concurrent commands never interleave and a crash never leaves a
+half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from mlflowk8s.errors import OperationError
+
+WORK_DIR_NAME = ".mlflowk8s"
+LOCK_TIMEOUT_SECONDS = 60.0
+
+
+@contextlib.contextmanager
+def lab_lock(lab_dir: Path) -> Iterator[None]:
+    """Hold the lab's write lock (one lock for all lab files, so multi-file updates are safe)."""
+    from filelock import FileLock, Timeout
+
+    work = lab_dir / WORK_DIR_NAME
+    work.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(work / "lab.lock"))
+    try:
+        with lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+            yield
+    except Timeout as exc:
+        raise OperationError(
+            f"another mlflowk8s command holds the lab lock {work / 'lab.lock'} "
+            f"for more than {LOCK_TIMEOUT_SECONDS:.0f} s"
+        ) from exc
+
+
+def write_atomic(path: Path, data: str | bytes, mode: int | None = None) -> bool:
+    """Write ``data`` to ``path`` via temp file, fsync and rename.
+
+    Returns False (and touches nothing) when the file already holds exactly these bytes,
+    so re-running a command is visibly a no-op.
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        if path.read_bytes() == raw:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True

@@ -1,0 +1,109 @@
+"""Settings and users to Terraform inputs (tfvars JSON) for the two roots.
+
+The variable names here are the contract with ``infra/platform`` and ``infra/tenants``;
+``tests/infra`` checks both roots accept what this module renders.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflowk8s import settings as s
+from mlflowk8s.fileio import WORK_DIR_NAME, write_atomic
+from mlflowk8s.server import PodTarget, server_command
+from mlflowk8s.settings import Settings
+from mlflowk8s.users import User
+
+DEFAULT_ENV = "default"
+PLATFORM_TFVARS = "platform.tfvars.json"
+TENANTS_TFVARS = "tenants.tfvars.json"
+
+
+def work_dir(lab_dir: Path, env: str = DEFAULT_ENV) -> Path:
+    """The per-environment work folder: rendered tfvars, plans, Terraform's data."""
+    return lab_dir / WORK_DIR_NAME / env
+
+
+def platform_vars(settings: Settings, env: str = DEFAULT_ENV) -> dict[str, Any]:
+    required = settings.require(*s.GCP_REQUIRED)
+    return {
+        "project_id": required[s.PROJECT],
+        "region": required[s.REGION],
+        "domain": required[s.DOMAIN],
+        "artifact_bucket": required[s.ARTIFACT_BUCKET],
+        "environment": env,
+        **settings.optional_platform_vars(),
+    }
+
+
+def oauth_client_id(settings: Settings) -> str:
+    """The IAP OAuth client id from the admin's downloaded JSON ('' until it is set)."""
+    from mlflowk8s.errors import ConfigFileError
+
+    path_text = settings.get(s.OAUTH_CLIENT_SECRET_FILE)
+    if not path_text:
+        return ""
+    path = Path(path_text).expanduser()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        section = data.get("web") or data.get("installed") or data
+        return str(section["client_id"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # Name the file, never its content: it holds the client secret.
+        raise ConfigFileError(
+            path, "is not a readable OAuth client JSON with a client_id"
+        ) from exc
+
+
+def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:
+    command = server_command(user.name, target)
+    return {
+        "members": sorted(user.members),
+        "retired": user.retired,
+        "server_args": command.args,
+        "server_env": command.env,
+    }
+
+
+def tenants_vars(settings: Settings, users: list[User], env: str = DEFAULT_ENV) -> dict[str, Any]:
+    required = settings.require(*s.GCP_REQUIRED)
+    target = PodTarget(domain=required[s.DOMAIN], artifact_bucket=required[s.ARTIFACT_BUCKET])
+    return {
+        "project_id": required[s.PROJECT],
+        "region": required[s.REGION],
+        "domain": required[s.DOMAIN],
+        "environment": env,
+        "mlflow_image": settings.get(s.MLFLOW_IMAGE) or "",
+        "iap_oauth_client_id": oauth_client_id(settings),
+        "users": {user.name: tenant_entry(user, target) for user in users},
+    }
+
+
+def dumps(data: Any) -> str:
+    """Stable bytes: sorted keys, fixed indentation, trailing newline."""
+    return json.dumps(data, sort_keys=True, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    platform: dict[str, Any]
+    tenants: dict[str, Any]
+    platform_path: Path
+    tenants_path: Path
+
+
+def render_lab(
+    lab_dir: Path, settings: Settings, users: list[User], env: str = DEFAULT_ENV
+) -> Rendered:
+    """Render both tfvars files into the work folder; unchanged files are not rewritten."""
+    platform = platform_vars(settings, env)
+    tenants = tenants_vars(settings, users, env)
+    folder = work_dir(lab_dir, env)
+    platform_path = folder / PLATFORM_TFVARS
+    tenants_path = folder / TENANTS_TFVARS
+    write_atomic(platform_path, dumps(platform))
+    write_atomic(tenants_path, dumps(tenants))
+    return Rendered(platform, tenants, platform_path, tenants_path)

@@ -1,0 +1,108 @@
+"""The Terraform state bucket: created with the protections state needs, or checked.
+
+State holds every resource of the lab, so the bucket gets object versioning (an old state
+can be restored), uniform bucket-level access and enforced public access prevention.
+``STORAGE_EMULATOR_HOST`` points google-cloud-storage at an emulator (the tests do).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlflowk8s.errors import CredentialsError, OperationError
+
+ADC_HELP = (
+    "no Google credentials found: run `gcloud auth application-default login` "
+    "(or set GOOGLE_APPLICATION_CREDENTIALS to a credentials file)"
+)
+
+
+@dataclass
+class BucketReport:
+    name: str
+    created: bool = False
+    fixed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.created or bool(self.fixed)
+
+
+def storage_client(project: str) -> Any:
+    """A google-cloud-storage client from Application Default Credentials."""
+    from google.cloud import storage
+
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(project=project, credentials=AnonymousCredentials())
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _ = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/devstorage.full_control"]
+        )
+    except DefaultCredentialsError as exc:
+        raise CredentialsError(ADC_HELP) from exc
+    return storage.Client(project=project, credentials=credentials)
+
+
+def _missing_protections(bucket: Any) -> list[str]:
+    missing = []
+    if not bucket.versioning_enabled:
+        missing.append("object versioning")
+    iam = bucket.iam_configuration
+    if not iam.uniform_bucket_level_access_enabled:
+        missing.append("uniform bucket-level access")
+    if iam.public_access_prevention != "enforced":
+        missing.append("public access prevention")
+    return missing
+
+
+def _protect(bucket: Any) -> None:
+    bucket.versioning_enabled = True
+    bucket.iam_configuration.uniform_bucket_level_access_enabled = True
+    bucket.iam_configuration.public_access_prevention = "enforced"
+
+
+def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
+    """Create the bucket with its protections, or add the ones an existing bucket lacks."""
+    from google.api_core import exceptions as gexc
+
+    client = storage_client(project)
+    report = BucketReport(name=name)
+    try:
+        bucket = client.lookup_bucket(name)
+        if bucket is None:
+            bucket = client.bucket(name)
+            _protect(bucket)
+            client.create_bucket(bucket, project=project, location=location)
+            report.created = True
+            return report
+        report.fixed = _missing_protections(bucket)
+        if report.fixed:
+            _protect(bucket)
+            bucket.patch()
+            still = _missing_protections(client.get_bucket(name))
+            if still:
+                raise OperationError(
+                    f"state bucket gs://{name} still lacks {', '.join(still)} after fixing it"
+                )
+    except gexc.Forbidden as exc:
+        raise OperationError(
+            f"no permission on state bucket gs://{name} in project {project}: "
+            "you need roles/storage.admin"
+        ) from exc
+    except gexc.Conflict as exc:
+        raise OperationError(
+            f"state bucket name gs://{name} is taken by another project: "
+            "choose another with --state-bucket"
+        ) from exc
+    except gexc.GoogleAPIError as exc:
+        raise OperationError(f"state bucket gs://{name}: {exc.__class__.__name__}: {exc}") from exc
+    except OSError as exc:
+        raise OperationError(f"cannot reach Cloud Storage for gs://{name}: {exc}") from exc
+    return report

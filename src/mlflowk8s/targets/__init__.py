@@ -1,0 +1,24 @@
+"""Targets: where the lab's tenants run. Chosen by MLFLOWK8S_TARGET in .env."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlflowk8s.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlflowk8s.cli.context import LabContext
+    from mlflowk8s.targets.base import Target
+
+
+def target_for(lc: LabContext) -> Target:
+    settings = lc.settings()
+    if settings.target == "local":
+        from mlflowk8s.targets.local import LocalTarget
+
+        return LocalTarget(lc.lab_dir, settings, lc.env)
+    if settings.target == "gcp":
+        from mlflowk8s.targets.gcp import GcpTarget
+
+        return GcpTarget(lc.lab_dir, settings, lc.env)
+    raise UsageError(f"unknown target {settings.target!r}")

@@ -1,0 +1,258 @@
+"""The lab's users, kept in ``users.yaml``.
+
+The file is edited round-trip (ruamel.yaml), so hand-written comments and key order survive
+every rewrite. Shape::
+
+    users:
+      alice:
+        members: [user:alice@lab.org]
+      bob:
+        members: [group:bob-team@lab.org]
+        retired: true
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflowk8s.errors import ConfigFileError, UsageError
+from mlflowk8s.fileio import write_atomic
+
+USERS_FILE = "users.yaml"
+EMPTY_USERS_FILE = "# The lab's users: `mlflowk8s add-user NAME --member EMAIL` edits this file.\nusers: {}\n"
+
+NAME_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+MAX_NAME_LENGTH = 20
+# Paths the MLflow server serves at its root, and names the cluster itself uses.
+RESERVED_NAMES = frozenset(
+    {"api", "ajax-api", "static-files", "health", "version", "metrics", "default"}
+)
+RESERVED_PREFIXES = ("kube-", "goog")
+MEMBER_KINDS = ("user", "group", "serviceAccount", "domain")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$")
+_DOMAIN_RE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it can name a tenant, else raise :class:`UsageError`."""
+    if not 1 <= len(name) <= MAX_NAME_LENGTH or not NAME_RE.match(name):
+        raise UsageError(
+            f"invalid user name {name!r}: use 1 to {MAX_NAME_LENGTH} lower-case letters, "
+            "digits and '-', starting with a letter and not ending with '-'"
+        )
+    if name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES):
+        raise UsageError(
+            f"user name {name!r} is reserved (used by the MLflow server or the cluster)"
+        )
+    return name
+
+
+def normalize_member(member: str) -> str:
+    """Return the canonical ``kind:value`` form of a member; a bare email means ``user:``."""
+    text = member.strip()
+    kind, sep, value = text.partition(":")
+    if not sep:
+        kind, value = "user", text
+    if kind not in MEMBER_KINDS:
+        raise UsageError(
+            f"invalid member {member!r}: use {', '.join(k + ':' for k in MEMBER_KINDS)} "
+            "followed by an email (or a domain for domain:), or a bare email"
+        )
+    ok = _DOMAIN_RE.match(value) if kind == "domain" else _EMAIL_RE.match(value)
+    if not ok:
+        what = "a domain" if kind == "domain" else "an email address"
+        raise UsageError(f"invalid member {member!r}: {value!r} is not {what}")
+    return f"{kind}:{value}"
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    members: tuple[str, ...]
+    retired: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "members": list(self.members), "retired": self.retired}
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML()  # round-trip mode keeps comments and order
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+class UsersFile:
+    """A loaded ``users.yaml`` with validated edits; :meth:`save` writes it atomically."""
+
+    def __init__(self, path: Path, document: Any, original: bytes | None) -> None:
+        self.path = path
+        self._doc = document
+        self._original = original
+
+    # -- reading -------------------------------------------------------------------
+    @property
+    def _users(self) -> Any:
+        return self._doc["users"]
+
+    def all_users(self) -> list[User]:
+        return [self._user(name) for name in self._users]
+
+    def active_users(self) -> list[User]:
+        return [user for user in self.all_users() if not user.retired]
+
+    def get(self, name: str) -> User:
+        if name not in self._users:
+            raise UsageError(f"no user {name!r} in {self.path}")
+        return self._user(name)
+
+    def _user(self, name: str) -> User:
+        entry = self._users[name] or {}
+        return User(
+            name=name,
+            members=tuple(entry.get("members") or ()),
+            retired=bool(entry.get("retired", False)),
+        )
+
+    # -- editing -------------------------------------------------------------------
+    def add(self, name: str, members: list[str]) -> str:
+        """Add a user, or bring back a retired one; returns what happened."""
+        from ruamel.yaml.comments import CommentedMap
+
+        validate_name(name)
+        normalized = _unique(normalize_member(m) for m in members)
+        if name in self._users:
+            user = self._user(name)
+            if not user.retired:
+                raise UsageError(f"user {name!r} already exists in {self.path}")
+            entry = self._users[name]
+            entry.pop("retired", None)
+            existing = entry.setdefault("members", [])
+            existing.extend(m for m in normalized if m not in existing)
+            return "restored"
+        entry = CommentedMap()
+        entry["members"] = _flow_list(normalized)
+        self._users[name] = entry
+        return "added"
+
+    def retire(self, name: str) -> bool:
+        """Mark a user retired; returns False when it already was."""
+        user = self.get(name)
+        if user.retired:
+            return False
+        self._users[name]["retired"] = True
+        return True
+
+    def purge(self, name: str) -> None:
+        self.get(name)
+        del self._users[name]
+
+    def grant(self, name: str, member: str) -> bool:
+        user = self.get(name)
+        normalized = normalize_member(member)
+        if normalized in user.members:
+            return False
+        entry = self._users[name]
+        if entry.get("members") is None:
+            entry["members"] = _flow_list([])
+        entry["members"].append(normalized)
+        return True
+
+    def revoke(self, name: str, member: str) -> None:
+        user = self.get(name)
+        normalized = normalize_member(member)
+        if normalized not in user.members:
+            raise UsageError(f"{normalized} is not a member of {name!r}")
+        self._users[name]["members"].remove(normalized)
+
+    # -- writing -------------------------------------------------------------------
+    def dumps(self) -> str:
+        stream = io.StringIO()
+        _yaml().dump(self._doc, stream)
+        return stream.getvalue()
+
+    def save(self) -> bool:
+        """Write the file atomically; call under :func:`fileio.lab_lock`."""
+        return write_atomic(self.path, self.dumps())
+
+
+def _unique(items: Any) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _flow_list(items: list[str]) -> Any:
+    from ruamel.yaml.comments import CommentedSeq
+
+    seq = CommentedSeq(items)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def parse_users(path: Path, text: str) -> UsersFile:
+    """Parse and validate the text of a users file."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        doc = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ConfigFileError(path, f"not valid YAML ({exc.problem})", line=line) from exc
+    except YAMLError as exc:
+        raise ConfigFileError(path, f"not valid YAML ({exc})") from exc
+    if doc is None:
+        doc = _yaml().load("users: {}\n")
+    if not isinstance(doc, dict) or "users" not in doc:
+        raise ConfigFileError(path, "must be a mapping with a top-level 'users:' key", line=1)
+    if doc["users"] is None:
+        from ruamel.yaml.comments import CommentedMap
+
+        doc["users"] = CommentedMap()
+    if not isinstance(doc["users"], dict):
+        raise ConfigFileError(path, "'users:' must map user names to settings", line=_line(doc, "users"))
+    for name, entry in doc["users"].items():
+        line = _line(doc["users"], name)
+        try:
+            validate_name(str(name))
+            if entry is None:
+                continue
+            if not isinstance(entry, dict):
+                raise UsageError(f"user {name!r} must be a mapping (members:, retired:)")
+            unknown = set(entry) - {"members", "retired"}
+            if unknown:
+                raise UsageError(f"user {name!r} has unknown keys: {', '.join(sorted(map(str, unknown)))}")
+            members = entry.get("members") or []
+            if not isinstance(members, list):
+                raise UsageError(f"members of {name!r} must be a list")
+            for member in members:
+                if normalize_member(str(member)) != member:
+                    raise UsageError(f"member {member!r} of {name!r} must be written as kind:value")
+            if not isinstance(entry.get("retired", False), bool):
+                raise UsageError(f"retired of {name!r} must be true or false")
+        except UsageError as exc:
+            raise ConfigFileError(path, str(exc), line=line) from exc
+    return UsersFile(path, doc, text.encode())
+
+
+def _line(mapping: Any, key: Any) -> int | None:
+    try:
+        return int(mapping.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def load_users(lab_dir: Path) -> UsersFile:
+    """Read ``users.yaml`` from the lab folder; a missing file is an empty lab."""
+    path = lab_dir / USERS_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return parse_users(path, EMPTY_USERS_FILE)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(path, f"cannot be read ({exc.__class__.__name__})") from exc
+    return parse_users(path, text)
