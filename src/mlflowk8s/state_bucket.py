@@ -24,6 +24,9 @@ class BucketReport:
     name: str
     created: bool = False
     fixed: list[str] = field(default_factory=list)
+    # Protections the storage server did not report (Cloud Storage always does; an
+    # emulator may not model them), so they could be neither checked nor fixed.
+    unverified: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -50,16 +53,24 @@ def storage_client(project: str) -> Any:
     return storage.Client(project=project, credentials=credentials)
 
 
+IAM_PROTECTIONS = ("uniform bucket-level access", "public access prevention")
+
+
 def _missing_protections(bucket: Any) -> list[str]:
     missing = []
     if not bucket.versioning_enabled:
         missing.append("object versioning")
-    iam = bucket.iam_configuration
-    if not iam.uniform_bucket_level_access_enabled:
-        missing.append("uniform bucket-level access")
-    if iam.public_access_prevention != "enforced":
-        missing.append("public access prevention")
+    if "iamConfiguration" in bucket._properties:
+        iam = bucket.iam_configuration
+        if not iam.uniform_bucket_level_access_enabled:
+            missing.append(IAM_PROTECTIONS[0])
+        if iam.public_access_prevention != "enforced":
+            missing.append(IAM_PROTECTIONS[1])
     return missing
+
+
+def _unreported(bucket: Any) -> list[str]:
+    return [] if "iamConfiguration" in bucket._properties else list(IAM_PROTECTIONS)
 
 
 def _protect(bucket: Any) -> None:
@@ -79,9 +90,11 @@ def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
         if bucket is None:
             bucket = client.bucket(name)
             _protect(bucket)
-            client.create_bucket(bucket, project=project, location=location)
+            bucket = client.create_bucket(bucket, project=project, location=location)
             report.created = True
+            report.unverified = _unreported(bucket)
             return report
+        report.unverified = _unreported(bucket)
         report.fixed = _missing_protections(bucket)
         if report.fixed:
             _protect(bucket)

@@ -85,6 +85,8 @@ def init(
             lc.say(f"Created state bucket gs://{bucket.name} (versioned, private).")
         elif bucket.fixed:
             lc.say(f"State bucket gs://{bucket.name}: turned on {', '.join(bucket.fixed)}.")
+        if bucket.unverified:
+            lc.say(f"Note: the storage server does not report {' or '.join(bucket.unverified)}.")
     write_lab_files(lc.lab_dir, values, report)
     for name in report.changed_files:
         lc.say(f"Wrote {lc.lab_dir / name}")
