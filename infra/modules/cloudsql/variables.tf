@@ -1,0 +1,89 @@
+variable "project_id" {
+  description = "Project that owns the instance."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the instance."
+  type        = string
+}
+
+variable "zone" {
+  description = "Preferred zone (put it next to the GKE nodes). Empty: Cloud SQL chooses."
+  type        = string
+  default     = ""
+}
+
+variable "name_prefix" {
+  description = "Prefix of the instance name; a random suffix follows, since a deleted instance's name stays blocked for about a week."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,78}$", var.name_prefix))
+    error_message = "name_prefix must start with a letter and hold lowercase letters, digits and hyphens (at most 79 chars)."
+  }
+}
+
+variable "network" {
+  description = "Id (projects/P/global/networks/N) of the VPC peered with Cloud SQL through Private Service Access."
+  type        = string
+}
+
+variable "psa_prefix_length" {
+  description = "Prefix length of the range reserved for Private Service Access."
+  type        = number
+  default     = 20
+}
+
+variable "database_version" {
+  description = "PostgreSQL version."
+  type        = string
+  default     = "POSTGRES_16"
+
+  validation {
+    condition     = can(regex("^POSTGRES_[0-9]+$", var.database_version))
+    error_message = "database_version must be a POSTGRES_NN version."
+  }
+}
+
+variable "tier" {
+  description = "Machine tier. Enterprise edition (set explicitly) accepts the shared-core tiers."
+  type        = string
+  default     = "db-g1-small"
+}
+
+variable "disk_size_gb" {
+  description = "Initial SSD size (auto-grows)."
+  type        = number
+  default     = 10
+}
+
+variable "max_connections" {
+  description = "max_connections flag: tenants x (pool size + overflow) plus headroom."
+  type        = number
+  default     = 100
+}
+
+variable "backup_retention_days" {
+  description = "Automated backups kept (one a day)."
+  type        = number
+  default     = 7
+}
+
+variable "transaction_log_retention_days" {
+  description = "Days of write-ahead logs kept for point-in-time recovery."
+  type        = number
+  default     = 7
+}
+
+variable "deletion_protection" {
+  description = "Terraform and API deletion protection of the instance. False only when the data is to be deleted."
+  type        = bool
+  default     = true
+}
+
+variable "labels" {
+  description = "User labels."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,127 @@
+# Contract with the CLI: platform.tfvars.json holds project_id, region, domain,
+# artifact_bucket, environment and, only when the admin set them, the optional ones.
+# The defaults below are the single source of defaults.
+
+variable "project_id" {
+  description = "Google Cloud project id."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a valid project id (6-30 lowercase letters, digits, hyphens)."
+  }
+}
+
+variable "region" {
+  description = "Region of the cluster, database, bucket and NAT."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must look like europe-west1."
+  }
+}
+
+variable "domain" {
+  description = "The lab's public host name (https://DOMAIN/<user>/)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain))
+    error_message = "domain must be a lowercase fully qualified host name such as mlflow.lab.org."
+  }
+}
+
+variable "artifact_bucket" {
+  description = "Name of the artifact bucket to create."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$", var.artifact_bucket))
+    error_message = "artifact_bucket must be a valid bucket name (3-63 lowercase letters, digits, -, _, .)."
+  }
+}
+
+variable "environment" {
+  description = "Environment name; part of every resource name so two environments can share a project."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,11}$", var.environment))
+    error_message = "environment must match ^[a-z][a-z0-9-]{0,11}$."
+  }
+}
+
+variable "iap_programmatic_client_ids" {
+  description = "OAuth client ids allow-listed for programmatic IAP access (the lab's desktop client)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.iap_programmatic_client_ids : can(regex("^[A-Za-z0-9._-]+$", c))])
+    error_message = "iap_programmatic_client_ids must be OAuth client ids."
+  }
+}
+
+variable "dns_managed_zone" {
+  description = "Cloud DNS managed zone in this project holding the domain; \"\" = no DNS records (the admin creates them)."
+  type        = string
+  default     = ""
+}
+
+variable "gke_machine_type" {
+  description = "Machine type of the GKE node pool."
+  type        = string
+  default     = "e2-standard-2"
+}
+
+variable "gke_spot" {
+  description = "Run the node pool on Spot VMs (cheaper, preemptible: every server on a preempted node restarts)."
+  type        = bool
+  default     = false
+}
+
+variable "gke_min_nodes" {
+  description = "Minimum node count."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.gke_min_nodes >= 0 && floor(var.gke_min_nodes) == var.gke_min_nodes
+    error_message = "gke_min_nodes must be a whole number >= 0."
+  }
+}
+
+variable "gke_max_nodes" {
+  description = "Maximum node count."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.gke_max_nodes >= 1 && floor(var.gke_max_nodes) == var.gke_max_nodes && var.gke_max_nodes >= var.gke_min_nodes
+    error_message = "gke_max_nodes must be a whole number >= 1 and >= gke_min_nodes."
+  }
+}
+
+variable "gke_zone" {
+  description = "Zone of the (zonal) cluster; \"\" = REGION-b."
+  type        = string
+  default     = ""
+}
+
+variable "cloudsql_tier" {
+  description = "Cloud SQL machine tier (Enterprise edition)."
+  type        = string
+  default     = "db-g1-small"
+
+  validation {
+    condition     = can(regex("^db-", var.cloudsql_tier))
+    error_message = "cloudsql_tier must be a Cloud SQL tier such as db-g1-small or db-custom-1-3840."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Deletion protection of the cluster and the database instance; the CLI passes false only for `destroy --delete-data`."
+  type        = bool
+  default     = true
+}

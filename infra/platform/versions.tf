@@ -1,0 +1,27 @@
+terraform {
+  required_version = ">= 1.9, < 2.0"
+
+  # Settings (bucket, prefix mlflowk8s/<env>/platform) come from the CLI's -backend-config.
+  backend "gcs" {}
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 8.0, < 9.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.6, < 4.0"
+    }
+  }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+
+  default_labels = {
+    app         = "mlflowk8s"
+    environment = var.environment
+  }
+}
