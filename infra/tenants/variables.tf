@@ -1,0 +1,165 @@
+# Contract with the CLI: tenants.tfvars.json (below, first block) plus
+# platform-outputs.tfvars.json (one variable per platform output, second block).
+
+variable "project_id" {
+  description = "Google Cloud project id."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a valid project id (6-30 lowercase letters, digits, hyphens)."
+  }
+}
+
+variable "region" {
+  description = "Region of the platform."
+  type        = string
+}
+
+variable "domain" {
+  description = "The lab's public host name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain))
+    error_message = "domain must be a lowercase fully qualified host name such as mlflow.lab.org."
+  }
+}
+
+variable "environment" {
+  description = "Environment name (part of project-wide resource names)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,11}$", var.environment))
+    error_message = "environment must match ^[a-z][a-z0-9-]{0,11}$."
+  }
+}
+
+variable "mlflow_image" {
+  description = "MLflow server image (with psycopg2 and google-cloud-storage), pinned by digest."
+  type        = string
+
+  validation {
+    condition     = strcontains(var.mlflow_image, "@sha256:")
+    error_message = "mlflow_image must be pinned by digest (contain \"@sha256:\")."
+  }
+}
+
+variable "iap_oauth_client_id" {
+  description = "Client id of the custom IAP OAuth client (created by the admin in the console)."
+  type        = string
+}
+
+variable "iap_oauth_client_secret" {
+  description = "Its secret; passed only as env TF_VAR_iap_oauth_client_secret, never in a file."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
+variable "users" {
+  description = "Tenants keyed by user name. server_args/server_env come from the CLI's server command; retired tenants keep their data."
+  type = map(object({
+    members     = list(string)
+    retired     = bool
+    server_args = list(string)
+    server_env  = map(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.users) : can(regex("^[a-z]([a-z0-9-]*[a-z0-9])?$", name)) && length(name) <= 20])
+    error_message = "user names must match ^[a-z]([a-z0-9-]*[a-z0-9])?$ and be at most 20 characters."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for u in values(var.users) : [for m in u.members : can(regex("^(user|group|serviceAccount|domain):.+", m))]]))
+    error_message = "members must start with user:, group:, serviceAccount: or domain:."
+  }
+}
+
+variable "cloudsql_proxy_image" {
+  description = "Cloud SQL Auth Proxy v2 image."
+  type        = string
+  default     = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.3"
+}
+
+variable "backend_timeout_sec" {
+  description = "Load balancer backend timeout in seconds (large artifact uploads)."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.backend_timeout_sec >= 30 && var.backend_timeout_sec <= 86400
+    error_message = "backend_timeout_sec must be between 30 and 86400."
+  }
+}
+
+# --- platform outputs (platform-outputs.tfvars.json) ---------------------------------
+
+variable "cluster_name" {
+  description = "Platform output: GKE cluster name."
+  type        = string
+}
+
+variable "cluster_location" {
+  description = "Platform output: GKE cluster location."
+  type        = string
+}
+
+variable "cluster_endpoint" {
+  description = "Platform output: GKE control-plane endpoint."
+  type        = string
+}
+
+variable "cluster_ca_certificate" {
+  description = "Platform output: base64 cluster CA certificate."
+  type        = string
+}
+
+variable "sql_instance_connection_name" {
+  description = "Platform output: Cloud SQL connection name."
+  type        = string
+}
+
+variable "sql_instance_name" {
+  description = "Platform output: Cloud SQL instance name."
+  type        = string
+}
+
+variable "artifact_bucket" {
+  description = "Platform output: artifact bucket."
+  type        = string
+}
+
+variable "gateway_ip_address" {
+  description = "Platform output: the Gateway's static IP."
+  type        = string
+}
+
+variable "gateway_ip_name" {
+  description = "Platform output: name of the Gateway's static IP."
+  type        = string
+}
+
+variable "certificate_map_name" {
+  description = "Platform output: Certificate Manager map of the Gateway."
+  type        = string
+}
+
+variable "dns_name_servers" {
+  description = "Platform output: name servers of the managed zone ([] when none)."
+  type        = list(string)
+  default     = []
+}
+
+variable "certificate_dns_authorization" {
+  description = "Platform output: the certificate's DNS authorization record."
+  type = object({
+    name = string
+    type = string
+    data = string
+  })
+  default = { name = "", type = "", data = "" }
+}
