@@ -64,13 +64,15 @@ def cli(lab_dir: Path) -> Cli:
         for key, value in os.environ.items()
         if not key.startswith(("MLFLOWK8S_", "GOOGLE_", "STORAGE_EMULATOR", "MLFLOW_"))
     }
-    env.update({
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "CHECKPOINT_DISABLE": "1",
-        # No real Google credentials may leak into a test run.
-        "GOOGLE_APPLICATION_CREDENTIALS": str(lab_dir / "no-such-credentials.json"),
-        "CLOUDSDK_CONFIG": str(lab_dir / "no-gcloud"),
-    })
+    env.update(
+        {
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "CHECKPOINT_DISABLE": "1",
+            # No real Google credentials may leak into a test run.
+            "GOOGLE_APPLICATION_CREDENTIALS": str(lab_dir / "no-such-credentials.json"),
+            "CLOUDSDK_CONFIG": str(lab_dir / "no-gcloud"),
+        }
+    )
     return Cli(lab=lab_dir, env=env)

@@ -61,6 +61,7 @@ def resolve_init_settings(
     values.update({k: v for k, v in given.items() if v})
     target = values.get(s.TARGET, "gcp")
     s.validate_setting(s.TARGET, target)
+    values = {s.TARGET: target, **values}  # explicit in .env, so the admin sees it
     if target != "gcp":
         return values
     for key in s.GCP_REQUIRED:
@@ -70,7 +71,13 @@ def resolve_init_settings(
                 values[key] = default
             elif prompt is not None:
                 values[key] = prompt(PROMPTS[key], None)
-    missing = [key for key in s.GCP_REQUIRED if not values.get(key)]
+    # The bucket names default from the project, so without a project only it is missing.
+    defaulted = set(_defaults({s.PROJECT: "x"}))
+    missing = [
+        key
+        for key in s.GCP_REQUIRED
+        if not values.get(key) and (values.get(s.PROJECT) or key not in defaulted)
+    ]
     if missing:
         options = ", ".join("--" + PROMPTS_OPTIONS[key] for key in missing)
         raise UsageError(f"missing settings: {', '.join(missing)} (pass {options})")

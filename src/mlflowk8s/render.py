@@ -53,9 +53,7 @@ def oauth_client_id(settings: Settings) -> str:
         return str(section["client_id"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         # Name the file, never its content: it holds the client secret.
-        raise ConfigFileError(
-            path, "is not a readable OAuth client JSON with a client_id"
-        ) from exc
+        raise ConfigFileError(path, "is not a readable OAuth client JSON with a client_id") from exc
 
 
 def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:

@@ -78,7 +78,12 @@ def server_command(user: str, target: PodTarget | LocalTarget) -> ServerCommand:
     """Return the ``mlflow`` args and env that run ``user``'s tracking server on ``target``."""
     if isinstance(target, PodTarget):
         host, port = "0.0.0.0", POD_PORT
-        allowed = (target.domain, f"{target.domain}:*", *_POD_NETWORK_HOSTS, *_LOOPBACK_HOSTS)
+        allowed: tuple[str, ...] = (
+            target.domain,
+            f"{target.domain}:*",
+            *_POD_NETWORK_HOSTS,
+            *_LOOPBACK_HOSTS,
+        )
         store_args: list[str] = []
         artifacts = f"gs://{target.artifact_bucket}/{user}"
         env = {**BASE_ENV, **POD_DB_POOL_ENV}

@@ -46,6 +46,7 @@ _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -122,12 +123,12 @@ def _parse(path: Path, text: str) -> dict[str, str]:
 
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(text)):
-        if binding.error:
-            raise ConfigFileError(
-                path, "not a KEY=value line", line=binding.original.line
-            )
+        if binding.error or (binding.key is not None and not _KEY_RE.match(binding.key)):
+            raise ConfigFileError(path, "not a KEY=value line", line=binding.original.line)
         if binding.key is not None:
-            value = binding.value or ""
+            if binding.value is None:
+                raise ConfigFileError(path, "not a KEY=value line", line=binding.original.line)
+            value = binding.value
             try:
                 validate_setting(binding.key, value)
             except UsageError as exc:

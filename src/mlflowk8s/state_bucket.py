@@ -40,7 +40,8 @@ def storage_client(project: str) -> Any:
     if os.environ.get("STORAGE_EMULATOR_HOST"):
         from google.auth.credentials import AnonymousCredentials
 
-        return storage.Client(project=project, credentials=AnonymousCredentials())
+        anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return storage.Client(project=project, credentials=anonymous)
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 

@@ -23,7 +23,9 @@ from mlflowk8s.errors import ConfigFileError, UsageError
 from mlflowk8s.fileio import write_atomic
 
 USERS_FILE = "users.yaml"
-EMPTY_USERS_FILE = "# The lab's users: `mlflowk8s add-user NAME --member EMAIL` edits this file.\nusers: {}\n"
+EMPTY_USERS_FILE = (
+    "# The lab's users: `mlflowk8s add-user NAME --member EMAIL` edits this file.\nusers: {}\n"
+)
 
 NAME_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 MAX_NAME_LENGTH = 20
@@ -214,7 +216,9 @@ def parse_users(path: Path, text: str) -> UsersFile:
 
         doc["users"] = CommentedMap()
     if not isinstance(doc["users"], dict):
-        raise ConfigFileError(path, "'users:' must map user names to settings", line=_line(doc, "users"))
+        raise ConfigFileError(
+            path, "'users:' must map user names to settings", line=_line(doc, "users")
+        )
     for name, entry in doc["users"].items():
         line = _line(doc["users"], name)
         try:
@@ -225,7 +229,8 @@ def parse_users(path: Path, text: str) -> UsersFile:
                 raise UsageError(f"user {name!r} must be a mapping (members:, retired:)")
             unknown = set(entry) - {"members", "retired"}
             if unknown:
-                raise UsageError(f"user {name!r} has unknown keys: {', '.join(sorted(map(str, unknown)))}")
+                keys = ", ".join(sorted(map(str, unknown)))
+                raise UsageError(f"user {name!r} has unknown keys: {keys}")
             members = entry.get("members") or []
             if not isinstance(members, list):
                 raise UsageError(f"members of {name!r} must be a list")

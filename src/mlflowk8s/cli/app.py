@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from mlflowk8s import __version__
@@ -111,16 +112,10 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         _error("aborted")
         sys.exit(EXIT_INTERRUPTED)
-    except _click_exception() as exc:
+    except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def _click_exception() -> type[Exception]:
-    import click
-
-    return click.ClickException
 
 
 def _error(message: str) -> None:

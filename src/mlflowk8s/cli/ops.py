@@ -129,7 +129,8 @@ def destroy(
     word = target.destroy_confirmation_word()
     what = "destroy --delete-data" if delete_data else "destroy"
     lc.say(
-        "This deletes ALL the lab's data." if delete_data
+        "This deletes ALL the lab's data."
+        if delete_data
         else "Servers go; databases, artifacts and addresses stay."
     )
     if not confirm_by_typing(word, yes=yes, what=what):

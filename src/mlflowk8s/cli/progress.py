@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
+    from rich.spinner import Spinner
 
 
 class LiveProgress:
@@ -28,8 +29,13 @@ class LiveProgress:
         if self.enabled and self.console.is_terminal:
             from rich.live import Live
 
-            self._live = Live(self._render(), console=self.console, transient=True,
-                              refresh_per_second=4, get_renderable=self._render)
+            self._live = Live(
+                self._render(),
+                console=self.console,
+                transient=True,
+                refresh_per_second=4,
+                get_renderable=self._render,
+            )
             self._live.__enter__()
         return self
 
@@ -43,7 +49,7 @@ class LiveProgress:
             self._live.__exit__(exc_type, exc, tb)
             self._live = None
 
-    def _render(self) -> object:
+    def _render(self) -> Spinner:
         from rich.spinner import Spinner
 
         elapsed = time.monotonic() - self._started

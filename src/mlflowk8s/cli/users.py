@@ -43,7 +43,8 @@ def add_user(
     lc = lab(ctx)
     with editing_users(lc) as users:
         outcome = users.add(name, member or [])
-    lc.say(f"{'Restored' if outcome == 'restored' else 'Added'} user {name}. Run `mlflowk8s apply`.")
+    verb = "Restored" if outcome == "restored" else "Added"
+    lc.say(f"{verb} user {name}. Run `mlflowk8s apply`.")
 
 
 def remove_user(

@@ -16,9 +16,11 @@ def target_for(lc: LabContext) -> Target:
     if settings.target == "local":
         from mlflowk8s.targets.local import LocalTarget
 
-        return LocalTarget(lc.lab_dir, settings, lc.env)
+        local: Target = LocalTarget(lc.lab_dir, settings, lc.env)
+        return local
     if settings.target == "gcp":
         from mlflowk8s.targets.gcp import GcpTarget
 
-        return GcpTarget(lc.lab_dir, settings, lc.env)
+        gcp: Target = GcpTarget(lc.lab_dir, settings, lc.env)
+        return gcp
     raise UsageError(f"unknown target {settings.target!r}")

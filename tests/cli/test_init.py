@@ -1,0 +1,146 @@
+"""`mlflowk8s init` against a real fake-gcs-server standing in for Cloud Storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import Cli
+from tests.support.fakegcs import FakeGcs
+
+GCP_OPTIONS = ["--project", "demo-project", "--region", "europe-west1",
+               "--domain", "mlflow.lab.org", "--no-input"]  # fmt: skip
+
+
+def _bucket(fake_gcs: FakeGcs, name: str) -> dict[str, object]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{fake_gcs.endpoint}/storage/v1/b/{name}", timeout=5) as resp:
+        return dict(json.load(resp))
+
+
+def test_init_creates_lab_files_and_versioned_state_bucket(
+    cli: Cli, fake_gcs: FakeGcs, lab_dir: Path
+) -> None:
+    cli.env.update(fake_gcs.env())
+    result = cli("init", *GCP_OPTIONS, "--state-bucket", "init-one-tfstate")
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[:4] == [
+        "Created state bucket gs://init-one-tfstate (versioned, private).",
+        "Note: the storage server does not report uniform bucket-level access or public "
+        "access prevention.",
+        "Wrote .env",
+        "Wrote users.yaml",
+    ]
+    assert _bucket(fake_gcs, "init-one-tfstate")["versioning"] == {"enabled": True}
+    assert (lab_dir / ".env").read_text() == (
+        "MLFLOWK8S_TARGET=gcp\nGCP_PROJECT=demo-project\nGCP_REGION=europe-west1\n"
+        "MLFLOW_DOMAIN=mlflow.lab.org\nTF_GCS_BUCKET=init-one-tfstate\n"
+        "MLFLOW_GCS_BUCKET=demo-project-mlflow-artifacts\n"
+    )
+    assert (lab_dir / "users.yaml").read_text().endswith("users: {}\n")
+    assert ".mlflowk8s/" in (lab_dir / ".gitignore").read_text().splitlines()
+
+
+def test_init_again_changes_nothing_and_says_so(cli: Cli, fake_gcs: FakeGcs, lab_dir: Path) -> None:
+    cli.env.update(fake_gcs.env())
+    (lab_dir / ".env").write_text("# mine\nMY_KEY=stays\n")
+    assert cli("init", *GCP_OPTIONS, "--state-bucket", "init-two-tfstate").code == 0
+    before = {p.name: p.read_bytes() for p in lab_dir.iterdir() if p.is_file()}
+    result = cli("init", "--no-input")
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "Nothing changed: the lab is already set up."
+    assert {p.name: p.read_bytes() for p in lab_dir.iterdir() if p.is_file()} == before
+    assert before[".env"].startswith(b"# mine\nMY_KEY=stays\n")
+
+
+def test_existing_bucket_gets_missing_versioning(cli: Cli, fake_gcs: FakeGcs) -> None:
+    import urllib.request
+
+    body = json.dumps({"name": "old-tfstate"}).encode()
+    request = urllib.request.Request(
+        f"{fake_gcs.endpoint}/storage/v1/b?project=demo-project", data=body,
+        headers={"Content-Type": "application/json"}, method="POST",
+    )  # fmt: skip
+    urllib.request.urlopen(request, timeout=5).close()
+    cli.env.update(fake_gcs.env())
+    result = cli("init", *GCP_OPTIONS, "--state-bucket", "old-tfstate")
+    assert result.code == 0, result.stderr
+    assert "State bucket gs://old-tfstate: turned on object versioning." in result.stdout
+    assert _bucket(fake_gcs, "old-tfstate")["versioning"] == {"enabled": True}
+
+
+def test_missing_settings_are_listed_without_a_terminal(cli: Cli, lab_dir: Path) -> None:
+    result = cli("init", "--domain", "mlflow.lab.org")
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        "error: missing settings: GCP_PROJECT, GCP_REGION (pass --project, --region)"
+    )
+    assert list(lab_dir.iterdir()) == []
+
+
+def test_no_credentials_says_how_to_get_them(cli: Cli, lab_dir: Path) -> None:
+    result = cli("init", *GCP_OPTIONS)
+    assert result.code == 1
+    assert "run `gcloud auth application-default login`" in result.stderr
+    assert not (lab_dir / ".env").exists()
+
+
+def test_oauth_client_path_is_recorded_never_copied(
+    cli: Cli, fake_gcs: FakeGcs, lab_dir: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "client_secret_123.json"
+    secret.write_text(json.dumps({"web": {"client_id": "123.apps", "client_secret": "s3cr3t"}}))
+    cli.env.update(fake_gcs.env())
+    result = cli("init", *GCP_OPTIONS, "--oauth-client-secret", str(secret))
+    assert result.code == 0, result.stderr
+    assert f"IAP_OAUTH_CLIENT_SECRET_FILE={secret}\n" in (lab_dir / ".env").read_text()
+    assert not any(b"s3cr3t" in p.read_bytes() for p in lab_dir.rglob("*") if p.is_file())
+    rendered = cli("render", "--json")
+    assert json.loads(rendered.stdout)["tenants"]["iap_oauth_client_id"] == "123.apps"
+    assert "s3cr3t" not in rendered.stdout + rendered.stderr
+
+
+def test_bad_oauth_client_file_is_a_usage_error(cli: Cli, lab_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "client.json"
+    bad.write_text("not json")
+    result = cli("init", *GCP_OPTIONS, "--oauth-client-secret", str(bad))
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        f"error: {bad}: is not an OAuth client JSON downloaded from the Google Cloud console"
+    )
+    assert list(lab_dir.iterdir()) == []
+
+
+def test_missing_settings_are_prompted_on_a_terminal(
+    fake_gcs: FakeGcs, cli: Cli, lab_dir: Path
+) -> None:
+    env = {**cli.env, **fake_gcs.env()}
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflowk8s", "init", "--domain", "mlflow.lab.org"],
+        cwd=lab_dir, env=env, stdin=terminal, stdout=terminal, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    seen = b""
+    answers = {b"project id: ": b"prompt-project\n", b"europe-west1): ": b"europe-west1\n"}
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            seen += os.read(controller, 1024)
+        except OSError:
+            break
+        for prompt, answer in list(answers.items()):
+            if seen.endswith(prompt):
+                os.write(controller, answer)
+                del answers[prompt]
+    proc.wait(timeout=30)
+    os.close(controller)
+    assert proc.returncode == 0, seen.decode(errors="replace")
+    assert answers == {}
+    assert "GCP_PROJECT=prompt-project\n" in (lab_dir / ".env").read_text()

@@ -1,0 +1,85 @@
+"""The tenant server command (one owner for every target) and the tfvars it feeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlflowk8s.render import dumps, render_lab, tenants_vars
+from mlflowk8s.server import LocalTarget, PodTarget, health_path, server_command
+from mlflowk8s.settings import Settings
+from mlflowk8s.users import User
+
+SETTINGS = Settings(
+    path=Path(".env"),
+    values={
+        "GCP_PROJECT": "demo-project",
+        "GCP_REGION": "europe-west1",
+        "MLFLOW_DOMAIN": "mlflow.lab.org",
+        "TF_GCS_BUCKET": "demo-tfstate",
+        "MLFLOW_GCS_BUCKET": "lab-artifacts",
+        "GKE_SPOT": "true",
+    },
+)
+
+
+def test_pod_command_is_the_contract_with_infra() -> None:
+    command = server_command("alice", PodTarget("mlflow.lab.org", "lab-artifacts"))
+    assert command.args == [
+        "server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/alice",
+        "--allowed-hosts",
+        "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*",
+        "--artifacts-destination", "gs://lab-artifacts/alice", "--serve-artifacts",
+        "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*",
+    ]  # fmt: skip
+    assert command.env == {
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "2",
+        "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "3",
+    }
+
+
+def test_local_command_binds_loopback_with_own_store(tmp_path: Path) -> None:
+    command = server_command("bob", LocalTarget(port=5101, data_dir=tmp_path / "bob"))
+    args = command.args
+    assert args[args.index("--host") + 1] == "127.0.0.1"
+    assert args[args.index("--static-prefix") + 1] == "/bob"
+    assert args[args.index("--backend-store-uri") + 1] == f"sqlite:///{tmp_path}/bob/mlflow.db"
+    assert args[args.index("--artifacts-destination") + 1] == f"{tmp_path}/bob/artifacts"
+    assert "10.*" not in args[args.index("--allowed-hosts") + 1]
+    assert health_path("bob") == "/bob/health"
+
+
+def test_tenants_vars_hold_every_user_with_its_own_command() -> None:
+    users = [User("bob", ("user:bob@lab.org",), retired=True), User("alice", ("user:a@lab.org",))]
+    data = tenants_vars(SETTINGS, users)
+    assert set(data["users"]) == {"alice", "bob"}
+    assert data["users"]["bob"]["retired"] is True
+    assert "--static-prefix" in data["users"]["alice"]["server_args"]
+    assert data["users"]["alice"]["server_args"][6] == "/alice"
+    assert data["users"]["bob"]["server_args"][6] == "/bob"
+    assert data["mlflow_image"] == ""
+    assert data["iap_oauth_client_id"] == ""
+
+
+def test_render_writes_stable_sorted_bytes(tmp_path: Path) -> None:
+    users = [User("alice", ("user:a@lab.org",))]
+    first = render_lab(tmp_path, SETTINGS, users)
+    before = first.platform_path.read_bytes(), first.tenants_path.read_bytes()
+    mtime = first.tenants_path.stat().st_mtime_ns
+    second = render_lab(tmp_path, SETTINGS, users)
+    assert (second.platform_path.read_bytes(), second.tenants_path.read_bytes()) == before
+    assert second.tenants_path.stat().st_mtime_ns == mtime  # unchanged file not rewritten
+    assert first.platform_path == tmp_path / ".mlflowk8s/default/platform.tfvars.json"
+    platform = json.loads(before[0])
+    assert platform == {
+        "artifact_bucket": "lab-artifacts",
+        "domain": "mlflow.lab.org",
+        "environment": "default",
+        "gke_spot": True,
+        "project_id": "demo-project",
+        "region": "europe-west1",
+    }
+    assert before[0].decode() == dumps(platform)
+    assert list(json.loads(before[1])) == sorted(json.loads(before[1]))

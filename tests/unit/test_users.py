@@ -1,0 +1,153 @@
+"""users.yaml model: validation, round trip, edits."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlflowk8s.errors import ConfigFileError, UsageError
+from mlflowk8s.users import (
+    MAX_NAME_LENGTH,
+    NAME_RE,
+    RESERVED_NAMES,
+    normalize_member,
+    parse_users,
+    validate_name,
+)
+
+valid_names = st.from_regex(r"\A[a-z]([a-z0-9-]{0,18}[a-z0-9])?\Z").filter(
+    lambda n: n not in RESERVED_NAMES and not n.startswith(("kube-", "goog"))
+)
+emails = st.builds(
+    "{}@{}.{}".format,
+    st.text(string.ascii_lowercase + string.digits + "._+-", min_size=1, max_size=12),
+    st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=12),
+    st.sampled_from(["org", "com", "edu", "io"]),
+)
+
+
+@given(valid_names)
+def test_valid_names_are_accepted(name: str) -> None:
+    assert validate_name(name) == name
+
+
+@given(st.text(max_size=30))
+def test_any_accepted_name_is_a_short_dns_label(name: str) -> None:
+    try:
+        validate_name(name)
+    except UsageError:
+        return
+    assert 1 <= len(name) <= MAX_NAME_LENGTH
+    assert NAME_RE.match(name)
+    assert name not in RESERVED_NAMES
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "Alice", "1abc", "abc-", "a_b", "a" * 21, "api", "health", "static-files",
+     "kube-system", "google", "goog", "default", "ajax-api", "metrics", "version"],
+)  # fmt: skip
+def test_bad_and_reserved_names_are_rejected(name: str) -> None:
+    with pytest.raises(UsageError):
+        validate_name(name)
+
+
+@given(emails)
+def test_bare_email_means_user(email: str) -> None:
+    assert normalize_member(email) == f"user:{email}"
+
+
+@given(st.sampled_from(["user", "group", "serviceAccount"]), emails)
+def test_member_kinds_round_trip(kind: str, email: str) -> None:
+    member = f"{kind}:{email}"
+    assert normalize_member(member) == member
+    assert normalize_member(normalize_member(member)) == member
+
+
+@pytest.mark.parametrize(
+    "member", ["alice", "user:", "robot:a@b.org", "domain:a@b.org", "user:a@b", "group:lab.org"]
+)
+def test_bad_members_are_rejected(member: str) -> None:
+    with pytest.raises(UsageError):
+        normalize_member(member)
+
+
+def test_domain_member() -> None:
+    assert normalize_member("domain:lab.org") == "domain:lab.org"
+
+
+HAND_WRITTEN = """\
+# Lab users. Ask Carla before adding anyone.
+users:
+  # the PI
+  zed:
+    members: [user:zed@lab.org]   # keep first
+  alice:
+    members:
+      - user:alice@lab.org
+"""
+
+
+def test_comments_and_order_survive_edits(tmp_path: Path) -> None:
+    users = parse_users(tmp_path / "users.yaml", HAND_WRITTEN)
+    users.add("bob", ["bob@lab.org"])
+    users.grant("zed", "group:pis@lab.org")
+    users.retire("alice")
+    text = users.dumps()
+    assert text.startswith("# Lab users. Ask Carla before adding anyone.\nusers:\n  # the PI\n")
+    assert "# keep first" in text
+    names = [u.name for u in parse_users(tmp_path / "u", text).all_users()]
+    assert names == ["zed", "alice", "bob"]
+    reread = parse_users(tmp_path / "u", text)
+    assert reread.get("zed").members == ("user:zed@lab.org", "group:pis@lab.org")
+    assert reread.get("alice").retired
+    assert [u.name for u in reread.active_users()] == ["zed", "bob"]
+
+
+@given(st.dictionaries(valid_names, st.lists(emails, max_size=3, unique=True), max_size=6))
+def test_round_trip_keeps_every_user(spec: dict[str, list[str]]) -> None:
+    users = parse_users(Path("users.yaml"), "users: {}\n")
+    for name, members in spec.items():
+        users.add(name, members)
+    reread = parse_users(Path("users.yaml"), users.dumps())
+    assert {u.name: list(u.members) for u in reread.all_users()} == {
+        name: [f"user:{m}" for m in members] for name, members in spec.items()
+    }
+    assert reread.dumps() == users.dumps()
+
+
+def test_retired_user_comes_back_with_its_members(tmp_path: Path) -> None:
+    users = parse_users(tmp_path / "users.yaml", HAND_WRITTEN)
+    users.retire("alice")
+    assert users.add("alice", ["alice2@lab.org"]) == "restored"
+    assert users.get("alice") == users.get("alice").__class__(
+        "alice", ("user:alice@lab.org", "user:alice2@lab.org"), False
+    )
+
+
+def test_duplicate_active_user_is_rejected(tmp_path: Path) -> None:
+    users = parse_users(tmp_path / "users.yaml", HAND_WRITTEN)
+    with pytest.raises(UsageError, match="already exists"):
+        users.add("zed", [])
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("users:\n  alice: [\n", 3, "not valid YAML"),
+        ("people: {}\n", 1, "top-level 'users:'"),
+        ("users:\n  ok: {}\n  Bad: {}\n", 3, "invalid user name 'Bad'"),
+        ("users:\n  alice:\n    members: [alice]\n", 2, "invalid member 'alice'"),
+        ("users:\n  alice:\n    members: [alice@lab.org]\n", 2, "kind:value"),
+        ("users:\n  alice:\n    colour: red\n", 2, "unknown keys: colour"),
+        ("users:\n  alice:\n    retired: maybe\n", 2, "true or false"),
+    ],
+)
+def test_malformed_files_name_file_and_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(ConfigFileError, match=message) as info:
+        parse_users(Path("/lab/users.yaml"), text)
+    assert str(info.value).startswith(f"/lab/users.yaml:{line}: ")
