@@ -93,15 +93,29 @@ def _yaml() -> Any:
 class UsersFile:
     """A loaded ``users.yaml`` with validated edits; :meth:`save` writes it atomically."""
 
-    def __init__(self, path: Path, document: Any, original: bytes | None) -> None:
+    def __init__(self, path: Path, document: Any, editable: bool) -> None:
         self.path = path
         self._doc = document
-        self._original = original
+        self._editable = editable
 
     # -- reading -------------------------------------------------------------------
     @property
     def _users(self) -> Any:
+        return self._doc["users"] or {}
+
+    def _editing(self) -> Any:
+        if not self._editable:
+            raise TypeError("users file was loaded read-only")
         return self._doc["users"]
+
+    def _entry(self, name: str) -> Any:
+        """The user's mapping, ready to edit (a bare ``alice:`` becomes a mapping)."""
+        from ruamel.yaml.comments import CommentedMap
+
+        users = self._editing()
+        if users[name] is None:
+            users[name] = CommentedMap()
+        return users[name]
 
     def all_users(self) -> list[User]:
         return [self._user(name) for name in self._users]
@@ -133,14 +147,14 @@ class UsersFile:
             user = self._user(name)
             if not user.retired:
                 raise UsageError(f"user {name!r} already exists in {self.path}")
-            entry = self._users[name]
+            entry = self._entry(name)
             entry.pop("retired", None)
             existing = entry.setdefault("members", [])
             existing.extend(m for m in normalized if m not in existing)
             return "restored"
         entry = CommentedMap()
         entry["members"] = _flow_list(normalized)
-        self._users[name] = entry
+        self._editing()[name] = entry
         return "added"
 
     def retire(self, name: str) -> bool:
@@ -148,19 +162,19 @@ class UsersFile:
         user = self.get(name)
         if user.retired:
             return False
-        self._users[name]["retired"] = True
+        self._entry(name)["retired"] = True
         return True
 
     def purge(self, name: str) -> None:
         self.get(name)
-        del self._users[name]
+        del self._editing()[name]
 
     def grant(self, name: str, member: str) -> bool:
         user = self.get(name)
         normalized = normalize_member(member)
         if normalized in user.members:
             return False
-        entry = self._users[name]
+        entry = self._entry(name)
         if entry.get("members") is None:
             entry["members"] = _flow_list([])
         entry["members"].append(normalized)
@@ -171,7 +185,7 @@ class UsersFile:
         normalized = normalize_member(member)
         if normalized not in user.members:
             raise UsageError(f"{normalized} is not a member of {name!r}")
-        self._users[name]["members"].remove(normalized)
+        self._entry(name)["members"].remove(normalized)
 
     # -- writing -------------------------------------------------------------------
     def dumps(self) -> str:
@@ -196,8 +210,23 @@ def _flow_list(items: list[str]) -> Any:
     return seq
 
 
-def parse_users(path: Path, text: str) -> UsersFile:
-    """Parse and validate the text of a users file."""
+def parse_users(path: Path, text: str, editable: bool = True) -> UsersFile:
+    """Parse and validate the text of a users file.
+
+    Read-only callers (``users``, ``render``) get the fast C loader; edits need the
+    round-trip loader that keeps comments. Any problem is reported through the round-trip
+    loader, which knows the line, so both paths fail with the same message.
+    """
+    if not editable:
+        import yaml
+
+        try:
+            doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            doc = {"users": {}} if doc is None else doc
+            _validate(path, doc)
+            return UsersFile(path, doc, editable=False)
+        except (yaml.YAMLError, ConfigFileError, TypeError):
+            pass
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
@@ -209,39 +238,48 @@ def parse_users(path: Path, text: str) -> UsersFile:
         raise ConfigFileError(path, f"not valid YAML ({exc})") from exc
     if doc is None:
         doc = _yaml().load("users: {}\n")
-    if not isinstance(doc, dict) or "users" not in doc:
-        raise ConfigFileError(path, "must be a mapping with a top-level 'users:' key", line=1)
+    _validate(path, doc)
     if doc["users"] is None:
         from ruamel.yaml.comments import CommentedMap
 
         doc["users"] = CommentedMap()
+    return UsersFile(path, doc, editable=True)
+
+
+def _validate(path: Path, doc: Any) -> None:
+    if not isinstance(doc, dict) or "users" not in doc:
+        raise ConfigFileError(path, "must be a mapping with a top-level 'users:' key", line=1)
+    if doc["users"] is None:
+        return
     if not isinstance(doc["users"], dict):
         raise ConfigFileError(
             path, "'users:' must map user names to settings", line=_line(doc, "users")
         )
     for name, entry in doc["users"].items():
-        line = _line(doc["users"], name)
         try:
-            validate_name(str(name))
-            if entry is None:
-                continue
-            if not isinstance(entry, dict):
-                raise UsageError(f"user {name!r} must be a mapping (members:, retired:)")
-            unknown = set(entry) - {"members", "retired"}
-            if unknown:
-                keys = ", ".join(sorted(map(str, unknown)))
-                raise UsageError(f"user {name!r} has unknown keys: {keys}")
-            members = entry.get("members") or []
-            if not isinstance(members, list):
-                raise UsageError(f"members of {name!r} must be a list")
-            for member in members:
-                if normalize_member(str(member)) != member:
-                    raise UsageError(f"member {member!r} of {name!r} must be written as kind:value")
-            if not isinstance(entry.get("retired", False), bool):
-                raise UsageError(f"retired of {name!r} must be true or false")
+            _validate_entry(name, entry)
         except UsageError as exc:
-            raise ConfigFileError(path, str(exc), line=line) from exc
-    return UsersFile(path, doc, text.encode())
+            raise ConfigFileError(path, str(exc), line=_line(doc["users"], name)) from exc
+
+
+def _validate_entry(name: object, entry: object) -> None:
+    validate_name(str(name))
+    if entry is None:
+        return
+    if not isinstance(entry, dict):
+        raise UsageError(f"user {name!r} must be a mapping (members:, retired:)")
+    unknown = set(entry) - {"members", "retired"}
+    if unknown:
+        keys = ", ".join(sorted(map(str, unknown)))
+        raise UsageError(f"user {name!r} has unknown keys: {keys}")
+    members = entry.get("members") or []
+    if not isinstance(members, list):
+        raise UsageError(f"members of {name!r} must be a list")
+    for member in members:
+        if normalize_member(str(member)) != member:
+            raise UsageError(f"member {member!r} of {name!r} must be written as kind:value")
+    if not isinstance(entry.get("retired", False), bool):
+        raise UsageError(f"retired of {name!r} must be true or false")
 
 
 def _line(mapping: Any, key: Any) -> int | None:
@@ -251,13 +289,13 @@ def _line(mapping: Any, key: Any) -> int | None:
         return None
 
 
-def load_users(lab_dir: Path) -> UsersFile:
+def load_users(lab_dir: Path, editable: bool = False) -> UsersFile:
     """Read ``users.yaml`` from the lab folder; a missing file is an empty lab."""
     path = lab_dir / USERS_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return parse_users(path, EMPTY_USERS_FILE)
+        return parse_users(path, EMPTY_USERS_FILE, editable)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigFileError(path, f"cannot be read ({exc.__class__.__name__})") from exc
-    return parse_users(path, text)
+    return parse_users(path, text, editable)

@@ -54,9 +54,11 @@ def test_user_lifecycle_output_and_file(cli: Cli, lab: Path) -> None:
         {"name": "bob", "members": ["user:bob@lab.org",
          "serviceAccount:job@p.iam.gserviceaccount.com"], "retired": False},
     ]  # fmt: skip
-    listed = cli("users", "--all").stdout.splitlines()
-    assert [line.split()[0] for line in listed] == ["user", "alice", "bob"]
-    assert listed[1].split()[-1] == "retired"
+    assert cli("users", "--all").stdout == (
+        "USER   MEMBERS                                                         STATE\n"
+        "alice  user:alice@lab.org                                              retired\n"
+        "bob    user:bob@lab.org, serviceAccount:job@p.iam.gserviceaccount.com  active\n"
+    )
     assert cli("add-user", "alice").stdout == "Restored user alice. Run `mlflowk8s apply`.\n"
     assert [u["name"] for u in json.loads(cli("users", "--json").stdout)] == ["alice", "bob"]
 

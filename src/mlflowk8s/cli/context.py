@@ -56,6 +56,13 @@ class LabContext:
     def print_json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
+    def print_columns(self, rows: list[tuple[str, ...]]) -> None:
+        """Print rows as left-aligned columns (first row is the header)."""
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                 for row in rows)  # fmt: skip
+        sys.stdout.write("\n".join(lines) + "\n")
+
     def say(self, message: str) -> None:
         self.console.print(message, soft_wrap=True)
 

@@ -24,9 +24,10 @@ MemberArg = Annotated[
 def editing_users(lc: LabContext) -> Iterator[UsersFile]:
     """Load users.yaml under the lab lock and save it if the block finishes without error."""
     from mlflowk8s.fileio import lab_lock
+    from mlflowk8s.users import load_users
 
     with lab_lock(lc.lab_dir):
-        users = lc.users()
+        users = load_users(lc.lab_dir, editable=True)
         yield users
         users.save()
 
@@ -96,13 +97,12 @@ def list_users(
     if not users:
         lc.say("No users yet: `mlflowk8s add-user NAME --member EMAIL`.")
         return
-    from rich.table import Table
-
-    table = Table("user", "members", *(["state"] if all_users else []), box=None)
+    # Plain aligned columns: a Rich table of 500 rows costs more than the rest of the command.
+    rows = [("USER", "MEMBERS", *(["STATE"] if all_users else []))]
     for user in users:
         state = ["retired" if user.retired else "active"] if all_users else []
-        table.add_row(user.name, ", ".join(user.members) or "-", *state)
-    lc.console.print(table)
+        rows.append((user.name, ", ".join(user.members) or "-", *state))
+    lc.print_columns(rows)
 
 
 def _member_edit(
