@@ -51,7 +51,9 @@ def _print_status(lc: LabContext, status: Status) -> None:
 
     table = Table("user", "url", "state", "health", "members", box=None)
     for tenant in status.tenants:
-        health = {True: "healthy", False: "unhealthy", None: "-"}[tenant.healthy]
+        health = tenant.health_note or {True: "healthy", False: "unhealthy", None: "-"}[
+            tenant.healthy
+        ]
         table.add_row(tenant.name, tenant.url, tenant.state, health, ", ".join(tenant.members))
     if status.tenants:
         lc.console.print(table)
@@ -79,10 +81,13 @@ def plan(ctx: typer.Context, user: UserOpt = None, as_json: JsonOpt = False) -> 
 def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None:
     """Plan, confirm, then create or update the lab; ends with every tenant's URL."""
     from mlflowk8s.targets import target_for
+    from mlflowk8s.targets.base import Preflight
 
     lc = lab(ctx)
     _check_user(lc, user)
     target = target_for(lc)
+    if isinstance(target, Preflight):
+        target.preflight()
     with LiveProgress(lc.console) as progress:
         result = target.plan(user, progress)
     _print_plan(lc, result)
@@ -143,8 +148,26 @@ def destroy(
     lc.say("Destroyed.")
 
 
+def unlock(
+    ctx: typer.Context,
+    lock_id: Annotated[str, typer.Argument(help="The lock ID an error message named.")],
+) -> None:
+    """Release a state lock left by a killed or crashed run (make sure none is active)."""
+    from mlflowk8s.errors import UsageError
+    from mlflowk8s.targets import target_for
+    from mlflowk8s.targets.base import Lockable
+
+    lc = lab(ctx)
+    target = target_for(lc)
+    if not isinstance(target, Lockable):
+        raise UsageError(f"the {target.name} target has no state lock to release")
+    where = target.unlock(lock_id)
+    lc.say(f"Released lock {lock_id} on the {where} state.")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(plan)
     app.command()(apply)
     app.command()(status)
     app.command()(destroy)
+    app.command()(unlock)

@@ -7,7 +7,7 @@ target. Results are plain data: the CLI renders them as tables or ``--json``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class TenantStatus:
     members: list[str] = field(default_factory=list)
     state: str = "unknown"  # e.g. running, stopped, retired, applied
     healthy: bool | None = None  # None: not checked or not reachable from here
+    # Why health is what it is, when a word helps: "behind IAP", "unreachable", "HTTP 503".
+    health_note: str | None = None
 
 
 @dataclass
@@ -94,3 +96,19 @@ class Target(Protocol):
     def purge_user(self, name: str) -> None:
         """Delete a user's data for good (the user entry is removed by the caller)."""
         ...
+
+
+@runtime_checkable
+class Lockable(Protocol):
+    """A target whose state can be left locked by a killed run (``mlflowk8s unlock``)."""
+
+    def unlock(self, lock_id: str) -> str:
+        """Release the lock ``lock_id``; returns where it was held (e.g. the root)."""
+        ...
+
+
+@runtime_checkable
+class Preflight(Protocol):
+    """A target that checks its settings before ``apply`` plans anything."""
+
+    def preflight(self) -> None: ...

@@ -1,0 +1,618 @@
+"""The GKE target: Terraform's two roots (platform, tenants) against the lab's GCS state.
+
+The roots are copied into the work folder ``.mlflowk8s/<env>/infra/`` (the packaged ones
+may be read-only; ``.terraform`` and the lock file belong to the lab) and initialised
+with the ``gcs`` backend at ``gs://TF_GCS_BUCKET/mlflowk8s/<env>/<root>``. The platform's
+outputs reach the tenants root as ``platform-outputs.tfvars.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mlflowk8s import settings as s
+from mlflowk8s.errors import ConfigFileError, OperationError, UsageError
+from mlflowk8s.fileio import write_atomic
+from mlflowk8s.render import DEFAULT_ENV, Rendered, dumps, render_lab, work_dir
+from mlflowk8s.settings import Settings
+from mlflowk8s.targets.base import Change, Plan, Progress, Status, TenantStatus
+from mlflowk8s.terraform import (
+    ApplyProgress,
+    PlannedChange,
+    Terraform,
+    TerraformError,
+    find_terraform,
+)
+
+INFRA_ENV = "MLFLOWK8S_INFRA_DIR"
+# Base of the retry backoff in seconds (doubles per retry); tests set it to 0.
+RETRY_DELAY_ENV = "MLFLOWK8S_RETRY_DELAY"
+DEFAULT_RETRY_DELAY = 15.0
+RETRIES = 3
+
+PLATFORM = "platform"
+TENANTS = "tenants"
+ROOTS = (PLATFORM, TENANTS)
+PLATFORM_OUTPUTS_TFVARS = "platform-outputs.tfvars.json"
+# Platform resources that make up the cluster: `destroy` (without --delete-data) removes
+# these and keeps the rest (network, Cloud SQL, bucket, IP, certificate, DNS).
+CLUSTER_ADDRESSES = ("module.gke",)
+SECRET_TF_VAR = "TF_VAR_iap_oauth_client_secret"
+HEALTH_TIMEOUT_SECONDS = 5.0
+_STAMP = ".mlflowk8s-init.json"
+_SKIP_DIRS = {".terraform", "tests", "__pycache__"}
+
+T = TypeVar("T")
+
+
+def infra_dir() -> Path:
+    """The Terraform roots: ``MLFLOWK8S_INFRA_DIR``, the packaged infra, or the repo's."""
+    configured = os.environ.get(INFRA_ENV)
+    if configured:
+        path = Path(configured).expanduser().resolve()
+        missing = [root for root in ROOTS if not (path / root).is_dir()]
+        if missing:
+            raise UsageError(f"{INFRA_ENV}={configured} has no {' or '.join(missing)} folder")
+        return path
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "infra", package.parents[1] / "infra"):
+        if all((candidate / root).is_dir() for root in ROOTS):
+            return candidate
+    raise UsageError(
+        f"the Terraform roots (infra/platform, infra/tenants) are missing from {package}: "
+        f"reinstall mlflowk8s or set {INFRA_ENV}"
+    )
+
+
+def _source_files(source: Path) -> dict[Path, Path]:
+    files: dict[Path, Path] = {}
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if set(relative.parts) & _SKIP_DIRS or not path.is_file():
+            continue
+        if path.name.endswith((".tfstate", ".tfstate.backup", ".tfplan")):
+            continue
+        files[relative] = path
+    return files
+
+
+def sync_infra(source: Path, dest: Path) -> str:
+    """Mirror the Terraform sources into ``dest``; returns a digest of what was copied.
+
+    ``.terraform`` folders are Terraform's own; a lock file already in ``dest`` is the lab's
+    and stays (it records the providers this lab was applied with).
+    """
+    digest = hashlib.sha256()
+    files = _source_files(source)
+    for relative, path in files.items():
+        data = path.read_bytes()
+        digest.update(str(relative).encode() + b"\0" + data + b"\0")
+        target = dest / relative
+        if relative.name == ".terraform.lock.hcl" and target.exists():
+            continue
+        write_atomic(target, data)
+    for path in sorted(dest.rglob("*.tf"), reverse=True):
+        relative = path.relative_to(dest)
+        if relative not in files and ".terraform" not in relative.parts:
+            path.unlink()
+    return digest.hexdigest()
+
+
+@dataclass
+class PlanHandle:
+    """What ``apply`` needs to apply exactly what ``plan`` showed."""
+
+    user: str | None
+    platform_plan: Path | None = None  # None: no platform changes
+    platform_total: int = 0
+    tenants_planned: bool = False
+    tenants_plan: Path | None = None  # None: no tenants changes (or not planned)
+    tenants_total: int = 0
+    outputs_digest: str = ""
+
+
+@dataclass
+class _NullProgress:
+    notes: list[str] = field(default_factory=list)
+
+    def step(self, message: str) -> None:
+        pass
+
+    def advance(self, done: int, total: int, current: str) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
+def tenant_target(user: str) -> str:
+    return f'module.tenant["{user}"]'
+
+
+def _tenant_of(address: str) -> str | None:
+    prefix = 'module.tenant["'
+    if address.startswith(prefix):
+        return address[len(prefix) :].split('"', 1)[0]
+    return None
+
+
+def _count(changes: Sequence[PlannedChange]) -> int:
+    """How many apply steps a plan takes (a replacement is a delete and a create)."""
+    return sum(2 if c.action == "replace" else 1 for c in changes)
+
+
+def _relevant(changes: Sequence[PlannedChange]) -> list[PlannedChange]:
+    return [c for c in changes if c.action not in ("noop", "read")]
+
+
+class GcpTarget:
+    name = "gcp"
+
+    def __init__(self, lab_dir: Path, settings: Settings, env: str = DEFAULT_ENV) -> None:
+        # Terraform runs in the work folder: every path handed to it is absolute.
+        self.lab_dir = lab_dir.resolve()
+        self.settings = settings
+        self.env = env
+        self.work = work_dir(self.lab_dir, env)
+        self._binary: Path | None = None
+        self._roots: dict[str, Terraform] = {}
+        self._progress: Progress = _NullProgress()
+
+    # -- set-up --------------------------------------------------------------------
+    @property
+    def unlock_command(self) -> str:
+        env = "" if self.env == DEFAULT_ENV else f" --env {self.env}"
+        return f"mlflowk8s{env} unlock {{lock_id}}"
+
+    def _backend_config(self, root: str) -> dict[str, str]:
+        bucket = self.settings.require(s.STATE_BUCKET)[s.STATE_BUCKET]
+        return {"bucket": bucket, "prefix": f"mlflowk8s/{self.env}/{root}"}
+
+    def _terraform(self, root: str) -> Terraform:
+        """The root's runner, its sources synced and initialised (again when they changed)."""
+        if root in self._roots:
+            return self._roots[root]
+        if self._binary is None:
+            self._binary, _ = find_terraform()
+        dest = self.work / "infra"
+        digest = sync_infra(infra_dir(), dest)
+        env = dict(os.environ)
+        if root == TENANTS:
+            secret = self._oauth_client_secret()
+            if secret:
+                env[SECRET_TF_VAR] = secret
+        tf = Terraform(
+            self._binary,
+            dest / root,
+            root,
+            env=env,
+            unlock_command=self.unlock_command,
+            on_interrupt=self._interrupted,
+        )
+        backend = self._backend_config(root)
+        stamp_path = dest / root / _STAMP
+        stamp = dumps({"backend": backend, "sources": digest, "terraform": str(self._binary)})
+        current = stamp_path.read_text(encoding="utf-8") if stamp_path.exists() else ""
+        if current != stamp or not (dest / root / ".terraform").is_dir():
+            self._progress.step(f"initialising {root}")
+            tf.init(backend)
+            write_atomic(stamp_path, stamp)
+        self._roots[root] = tf
+        return tf
+
+    def _interrupted(self) -> None:
+        self._progress.note("Ctrl-C: stopping terraform cleanly (press Ctrl-C again to kill it)")
+
+    def _oauth_client_secret(self) -> str:
+        path_text = self.settings.get(s.OAUTH_CLIENT_SECRET_FILE)
+        if not path_text:
+            return ""
+        path = Path(path_text).expanduser()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            section = data.get("web") or data.get("installed") or data
+            return str(section["client_secret"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # Name the file, never its content.
+            raise ConfigFileError(
+                path, "is not a readable OAuth client JSON with a client_secret"
+            ) from exc
+
+    def require_apply_settings(self) -> None:
+        """The settings the tenants root needs; checked before the first apply."""
+        missing = [key for key in (s.OAUTH_CLIENT_SECRET_FILE, s.MLFLOW_IMAGE)
+                   if not self.settings.get(key)]  # fmt: skip
+        if missing:
+            hints = {
+                s.OAUTH_CLIENT_SECRET_FILE: "`mlflowk8s init --oauth-client-secret FILE`",
+                s.MLFLOW_IMAGE: "an image with psycopg2 and google-cloud-storage, by digest",
+            }
+            raise UsageError(
+                f"missing settings in {self.settings.path} before applying: "
+                + "; ".join(f"{key} ({hints[key]})" for key in missing)
+            )
+        self._oauth_client_secret()
+
+    # Called by `apply` before it plans (see cli/ops.py).
+    preflight = require_apply_settings
+
+    def _render(self) -> Rendered:
+        from mlflowk8s.users import load_users
+
+        users = load_users(self.lab_dir).all_users()
+        return render_lab(self.lab_dir, self.settings, users, self.env)
+
+    @property
+    def _outputs_path(self) -> Path:
+        return self.work / PLATFORM_OUTPUTS_TFVARS
+
+    def _platform_outputs(self) -> dict[str, Any]:
+        """The platform's outputs, also written for the tenants root; {} before it exists."""
+        outputs = self._terraform(PLATFORM).outputs()
+        if outputs:
+            write_atomic(self._outputs_path, dumps(outputs))
+        return outputs
+
+    def _tenants_var_files(self, rendered: Rendered, *extra: Path) -> list[Path]:
+        return [self._outputs_path, rendered.tenants_path, *extra]
+
+    def _override(self, name: str, data: dict[str, Any]) -> Path:
+        path = self.work / name
+        write_atomic(path, dumps(data))
+        return path
+
+    # -- retries -------------------------------------------------------------------
+    def _retrying(self, root: str, attempt: Callable[[int], T]) -> T:
+        """Run ``attempt(n)``; transient Terraform errors are retried RETRIES times."""
+        base = float(os.environ.get(RETRY_DELAY_ENV, DEFAULT_RETRY_DELAY))
+        number = 0
+        while True:
+            try:
+                return attempt(number)
+            except TerraformError as exc:
+                if not exc.transient:
+                    raise
+                if number >= RETRIES:
+                    raise OperationError(f"{exc} (still failing after {RETRIES} retries)") from exc
+                number += 1
+                delay = base * 2 ** (number - 1)
+                reason = exc.result.errors[0].summary if exc.result.errors else "error"
+                self._progress.note(
+                    f"{root}: transient error ({reason}); retry {number}/{RETRIES} "
+                    f"in {delay:.0f} s"
+                )
+                time.sleep(delay)
+
+    def _plan_root(
+        self,
+        root: str,
+        var_files: Sequence[Path],
+        variables: dict[str, str] | None = None,
+        targets: Sequence[str] = (),
+        destroy: bool = False,
+    ) -> tuple[Path | None, list[PlannedChange]]:
+        """Plan one root into its saved plan file; (None, []) when nothing changes."""
+        tf = self._terraform(root)
+        out = self.work / f"{root}.tfplan"
+        verb = "planning the removal of" if destroy else "planning"
+
+        def attempt(number: int) -> list[PlannedChange]:
+            self._progress.step(f"{verb} {root}")
+            follow = ApplyProgress(self._progress.advance)
+            result = tf.plan(out, var_files, variables, targets, destroy, on_event=follow)
+            return _relevant(result.changes)
+
+        changes = self._retrying(root, attempt)
+        return (out if changes else None), changes
+
+    def _apply_root(
+        self,
+        root: str,
+        plan_file: Path,
+        total: int,
+        replan: Callable[[], tuple[Path | None, list[PlannedChange]]],
+    ) -> None:
+        """Apply a saved plan; a retry after a transient error plans again first."""
+        tf = self._terraform(root)
+
+        def attempt(number: int) -> None:
+            path: Path | None = plan_file
+            steps = total
+            if number:
+                path, changes = replan()
+                steps = _count(changes)
+            if path is None:
+                return
+            self._progress.step(f"applying {root}")
+            tf.apply(path, on_event=ApplyProgress(self._progress.advance, steps))
+
+        self._retrying(root, attempt)
+
+    def _plan_and_apply(
+        self,
+        root: str,
+        var_files: Sequence[Path],
+        variables: dict[str, str] | None = None,
+        targets: Sequence[str] = (),
+        destroy: bool = False,
+    ) -> list[PlannedChange]:
+        def replan() -> tuple[Path | None, list[PlannedChange]]:
+            return self._plan_root(root, var_files, variables, targets, destroy)
+
+        path, changes = replan()
+        if path is not None:
+            self._apply_root(root, path, _count(changes), replan)
+        return changes
+
+    # -- Target: plan / apply ------------------------------------------------------
+    def plan(self, user: str | None, progress: Progress) -> Plan:
+        self._progress = progress
+        rendered = self._render()
+        handle = PlanHandle(user=user)
+        result = Plan(handle=handle)
+        path, platform_changes = self._plan_root(PLATFORM, [rendered.platform_path])
+        handle.platform_plan, handle.platform_total = path, _count(platform_changes)
+        result.changes += [Change(PLATFORM, c.action, c.address) for c in platform_changes]
+        outputs = self._platform_outputs()
+        if not outputs:
+            result.notes.append(
+                "tenants: not planned: the platform does not exist yet "
+                "(apply creates it, then plans and applies the tenants)"
+            )
+            return result
+        self.require_apply_settings()
+        handle.outputs_digest = dumps(outputs)
+        targets = [tenant_target(user)] if user else []
+        path, tenant_changes = self._plan_root(
+            TENANTS, self._tenants_var_files(rendered), targets=targets
+        )
+        handle.tenants_planned = True
+        handle.tenants_plan, handle.tenants_total = path, _count(tenant_changes)
+        result.changes += [
+            Change(TENANTS, c.action, c.address, _tenant_of(c.address)) for c in tenant_changes
+        ]
+        return result
+
+    def apply(self, plan: Plan, user: str | None, progress: Progress) -> Status:
+        self._progress = progress
+        self.require_apply_settings()
+        handle = plan.handle if isinstance(plan.handle, PlanHandle) else None
+        if handle is None or handle.user != user:
+            handle = self.plan(user, progress).handle
+        assert isinstance(handle, PlanHandle)
+        rendered = self._render()
+        if handle.platform_plan is not None:
+
+            def replan_platform() -> tuple[Path | None, list[PlannedChange]]:
+                return self._plan_root(PLATFORM, [rendered.platform_path])
+
+            self._apply_root(
+                PLATFORM, handle.platform_plan, handle.platform_total, replan_platform
+            )
+        outputs = self._platform_outputs()
+        if not outputs:
+            raise OperationError(
+                "the platform has no outputs after apply: check `terraform output` "
+                f"in {self.work / 'infra' / PLATFORM}"
+            )
+        targets = [tenant_target(user)] if user else []
+        var_files = self._tenants_var_files(rendered)
+        fresh = (
+            handle.tenants_planned
+            and handle.platform_plan is None
+            and handle.outputs_digest == dumps(outputs)
+        )
+        if fresh:
+            if handle.tenants_plan is not None:
+
+                def replan_tenants() -> tuple[Path | None, list[PlannedChange]]:
+                    return self._plan_root(TENANTS, var_files, targets=targets)
+
+                self._apply_root(
+                    TENANTS, handle.tenants_plan, handle.tenants_total, replan_tenants
+                )
+        else:
+            # The tenants' inputs are the platform outputs just applied: plan them now.
+            self._plan_and_apply(TENANTS, var_files, targets=targets)
+        return self.status(check_health=False)
+
+    # -- Target: status ------------------------------------------------------------
+    def status(self, check_health: bool = True) -> Status:
+        outputs = self._platform_outputs()
+        if not outputs:
+            return Status(facts={"platform": "not created yet (run `mlflowk8s apply`)"})
+        tenants_out = self._terraform(TENANTS).outputs()
+        tenants: list[TenantStatus] = []
+        for name, info in sorted((tenants_out.get("tenants") or {}).items()):
+            retired = bool(info.get("retired"))
+            tenants.append(
+                TenantStatus(
+                    name=name,
+                    url=str(info.get("url", "")),
+                    members=list(info.get("members") or []),
+                    state="retired" if retired else "applied",
+                )
+            )
+        if check_health:
+            probe_all([t for t in tenants if t.state != "retired"])
+        return Status(tenants=tenants, facts=self._facts(outputs, tenants_out))
+
+    def _facts(self, outputs: dict[str, Any], tenants_out: dict[str, Any]) -> dict[str, Any]:
+        domain = self.settings.get(s.DOMAIN) or ""
+        facts: dict[str, Any] = {
+            "domain": domain,
+            "ip_address": outputs.get("gateway_ip_address"),
+            "cluster": f"{outputs.get('cluster_name')} ({outputs.get('cluster_location')})",
+        }
+        servers = outputs.get("dns_name_servers") or []
+        facts["name_servers"] = (
+            servers if servers
+            else f"none managed here: point {domain} (A) at {outputs.get('gateway_ip_address')}"
+        )  # fmt: skip
+        auth = outputs.get("certificate_dns_authorization")
+        if isinstance(auth, dict) and auth.get("name"):
+            facts["dns_authorization"] = f"{auth.get('name')} {auth.get('type')} {auth.get('data')}"
+        if tenants_out.get("gateway_name"):
+            facts["gateway"] = tenants_out["gateway_name"]
+        return facts
+
+    # -- Target: destroy / purge ---------------------------------------------------
+    def destroy_confirmation_word(self) -> str:
+        return self.settings.require(s.PROJECT)[s.PROJECT]
+
+    def destroy(self, delete_data: bool, progress: Progress) -> list[str]:
+        self._progress = progress
+        rendered = self._render()
+        platform_tf = self._terraform(PLATFORM)
+        outputs = self._platform_outputs()
+        tenants_exist = bool(outputs) and bool(self._terraform(TENANTS).state_list())
+        if tenants_exist:
+            self.require_apply_settings()
+        if delete_data:
+            if tenants_exist:
+                self._plan_and_apply(TENANTS, self._tenants_var_files(rendered), destroy=True)
+            if platform_tf.state_list():
+                unprotect = {"deletion_protection": "false"}
+                self._plan_and_apply(PLATFORM, [rendered.platform_path], unprotect)
+                self._plan_and_apply(PLATFORM, [rendered.platform_path], unprotect, destroy=True)
+            self._outputs_path.unlink(missing_ok=True)
+            return []
+        if tenants_exist:
+            retired = {
+                name: {**entry, "retired": True}
+                for name, entry in rendered.tenants["users"].items()
+            }
+            retire_all = self._override("tenants-retire-all.tfvars.json", {"users": retired})
+            self._plan_and_apply(TENANTS, self._tenants_var_files(rendered, retire_all))
+        if platform_tf.state_list(*CLUSTER_ADDRESSES):
+            targets = list(CLUSTER_ADDRESSES)
+            # Lift the cluster's deletion protection only: targeted, so the database
+            # instance keeps its own.
+            unprotect = {"deletion_protection": "false"}
+            self._plan_and_apply(PLATFORM, [rendered.platform_path], unprotect, targets)
+            self._plan_and_apply(
+                PLATFORM, [rendered.platform_path], unprotect, targets, destroy=True
+            )
+        else:
+            progress.note("No cluster to remove.")
+        return self._kept(outputs)
+
+    @staticmethod
+    def _kept(outputs: dict[str, Any]) -> list[str]:
+        if not outputs:
+            return []
+        kept = [
+            "network and Cloud NAT",
+            f"Cloud SQL instance {outputs.get('sql_instance_name')} "
+            "(every tenant's database and database user)",
+            f"artifact bucket gs://{outputs.get('artifact_bucket')} (every tenant's folder)",
+            f"static IP {outputs.get('gateway_ip_name')} ({outputs.get('gateway_ip_address')})",
+            f"certificate map {outputs.get('certificate_map_name')} and DNS records",
+        ]
+        return kept
+
+    def purge_user(self, name: str) -> None:
+        rendered = self._render()
+        if not self._platform_outputs():
+            return
+        target = tenant_target(name)
+        if not self._terraform(TENANTS).state_list(target):
+            return
+        self.require_apply_settings()
+        users = {n: e for n, e in rendered.tenants["users"].items() if n != name}
+        without = self._override("tenants-purge.tfvars.json", {"users": users})
+        self._plan_and_apply(
+            TENANTS, self._tenants_var_files(rendered, without), targets=[target]
+        )
+
+    # -- unlock --------------------------------------------------------------------
+    def unlock(self, lock_id: str) -> str:
+        """Release the state lock ``lock_id``; returns the root that held it."""
+        holders = self._locks()
+        root = next((r for r, info in holders.items() if str(info.get("ID")) == lock_id), None)
+        if root is None:
+            held = ", ".join(f"{r} ({info.get('ID')})" for r, info in holders.items())
+            raise UsageError(
+                f"no state lock {lock_id} in environment {self.env}"
+                + (f"; locked now: {held}" if held else ": no state is locked")
+            )
+        result = self._terraform(root).force_unlock(lock_id)
+        if result.code != 0:
+            raise OperationError(
+                f"terraform force-unlock ({root}) failed: {result.stderr.strip().splitlines()[-1]}"
+            )
+        return root
+
+    def _locks(self) -> dict[str, dict[str, Any]]:
+        """The lock info of each root whose state is locked now."""
+        from mlflowk8s.state_bucket import storage_client
+
+        bucket_name = self.settings.require(s.STATE_BUCKET)[s.STATE_BUCKET]
+        project = self.settings.get(s.PROJECT) or ""
+        try:
+            from google.api_core import exceptions as gexc
+
+            bucket = storage_client(project).bucket(bucket_name)
+            found: dict[str, dict[str, Any]] = {}
+            for root in ROOTS:
+                prefix = self._backend_config(root)["prefix"]
+                blob = bucket.blob(f"{prefix}/default.tflock")
+                try:
+                    info = json.loads(blob.download_as_bytes())
+                except gexc.NotFound:
+                    continue
+                found[root] = info if isinstance(info, dict) else {}
+            return found
+        except (OSError, ValueError) as exc:
+            raise OperationError(
+                f"cannot read the state locks in gs://{bucket_name}: {exc}"
+            ) from exc
+
+
+# -- health ----------------------------------------------------------------------------
+
+IAP_STATUSES = (302, 401, 403)
+
+
+def classify_health(status_code: int | None) -> tuple[bool | None, str | None]:
+    """(healthy, note) for an unauthenticated GET of /<user>/health."""
+    if status_code is None:
+        return None, "unreachable"
+    if status_code == 200:
+        return True, None
+    if status_code in IAP_STATUSES:
+        # IAP answers before the server: reachable, but its health is not visible to us.
+        return None, "behind IAP"
+    return False, f"HTTP {status_code}"
+
+
+def probe(url: str) -> int | None:
+    import requests
+
+    try:
+        response = requests.get(
+            url.rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_SECONDS, allow_redirects=False
+        )
+    except requests.RequestException:
+        return None
+    return int(response.status_code)
+
+
+def probe_all(tenants: list[TenantStatus]) -> None:
+    if not tenants:
+        return
+    with ThreadPoolExecutor(max_workers=min(16, len(tenants))) as pool:
+        codes = list(pool.map(lambda t: probe(t.url), tenants))
+    for tenant, code in zip(tenants, codes, strict=True):
+        tenant.healthy, note = classify_health(code)
+        if note is not None:
+            tenant.health_note = note
+
