@@ -48,7 +48,7 @@ resource "google_sql_database_instance" "this" {
       ipv4_enabled                                  = false
       private_network                               = var.network
       allocated_ip_range                            = google_compute_global_address.psa.name
-      ssl_mode                                      = "ENCRYPTED_ONLY"
+      ssl_mode                                      = "TRUSTED_CLIENT_CERTIFICATE_REQUIRED" # the Auth Proxy brings client certificates
       enable_private_path_for_google_cloud_services = false
     }
 
@@ -114,6 +114,14 @@ resource "google_sql_database_instance" "this" {
     database_flags {
       name  = "log_min_error_statement"
       value = "error"
+    }
+    database_flags {
+      name  = "log_hostname"
+      value = "on"
+    }
+    database_flags {
+      name  = "log_statement"
+      value = "ddl"
     }
 
     insights_config {
