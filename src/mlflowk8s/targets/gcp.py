@@ -332,7 +332,11 @@ class GcpTarget:
             if path is None:
                 return
             self._progress.step(f"applying {root}")
-            tf.apply(path, on_event=ApplyProgress(self._progress.advance, steps))
+            try:
+                tf.apply(path, on_event=ApplyProgress(self._progress.advance, steps))
+            finally:
+                # Applied or stale either way; and a saved plan holds every input value.
+                path.unlink(missing_ok=True)
 
         self._retrying(root, attempt)
 
