@@ -1,9 +1,259 @@
-"""Researcher commands: ``login``, ``env``, ``token``, ``doctor``."""
+"""Researcher commands: ``login``, ``env``, ``token``, ``doctor``.
+
+Only Typer is imported at start-up; each command imports what it needs.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from mlflowk8s.cli.context import lab
+
+if TYPE_CHECKING:
+    from mlflowk8s.auth import DesktopClient
+    from mlflowk8s.cli.context import LabContext
+
+# Lab .env keys (unknown to settings.py, which keeps them untouched): the desktop OAuth
+# client researchers sign in with, and the IAP audience for jobs' service accounts.
+DESKTOP_CLIENT_ID = "MLFLOWK8S_DESKTOP_CLIENT_ID"
+DESKTOP_CLIENT_SECRET = "MLFLOWK8S_DESKTOP_CLIENT_SECRET"
+DESKTOP_CLIENT_FILE = "MLFLOWK8S_DESKTOP_CLIENT_FILE"
+IAP_AUDIENCE = "MLFLOWK8S_IAP_AUDIENCE"
+SHELLS = ("bash", "fish", "powershell")
+
+
+def _desktop_client(
+    lc: LabContext, client_file: Path | None, client_id: str | None, client_secret: str | None
+) -> DesktopClient:
+    from mlflowk8s.auth import DesktopClient, load_client_file
+    from mlflowk8s.errors import UsageError
+
+    if client_file is not None:
+        return load_client_file(client_file)
+    if client_id or client_secret:
+        if not (client_id and client_secret):
+            raise UsageError("--client-id and --client-secret go together")
+        return DesktopClient(client_id, client_secret)
+    settings = lc.settings()
+    file_setting = settings.get(DESKTOP_CLIENT_FILE)
+    if file_setting:
+        path = Path(file_setting)
+        return load_client_file(path if path.is_absolute() else lc.lab_dir / path)
+    if settings.get(DESKTOP_CLIENT_ID) and settings.get(DESKTOP_CLIENT_SECRET):
+        return DesktopClient(
+            str(settings.get(DESKTOP_CLIENT_ID)), str(settings.get(DESKTOP_CLIENT_SECRET))
+        )
+    raise UsageError(
+        "no desktop OAuth client: pass --client-file (the JSON your admin shares) or "
+        f"--client-id/--client-secret, or set {DESKTOP_CLIENT_ID} and {DESKTOP_CLIENT_SECRET} "
+        "in the lab's .env"
+    )
+
+
+def login(
+    ctx: typer.Context,
+    client_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-file",
+            help="The lab's desktop OAuth client JSON (downloaded from the console).",
+            dir_okay=False,
+        ),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", envvar=DESKTOP_CLIENT_ID, help="Desktop OAuth client id."),
+    ] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--client-secret",
+            envvar=DESKTOP_CLIENT_SECRET,
+            help="Desktop OAuth client secret.",
+            show_default=False,
+        ),
+    ] = None,
+    no_browser: Annotated[
+        bool,
+        typer.Option("--no-browser", help="Print the sign-in address instead of opening it."),
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", help="Port on 127.0.0.1 for Google's redirect (0: any).")
+    ] = 0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for the sign-in.")
+    ] = 300.0,
+) -> None:
+    """Sign in with your Google account once; MLflow then sends IAP tokens for you.
+
+    The refresh token is stored in ~/.config/mlflowk8s/credentials.json (mode 0600).
+    """
+    from mlflowk8s import auth
+
+    lc = lab(ctx)
+    client = _desktop_client(lc, client_file, client_id, client_secret)
+
+    def announce(url: str) -> None:
+        verb = "Open this address" if no_browser else "Your browser opens; if not, open"
+        sys.stderr.write(f"{verb} to sign in:\n\n    {url}\n\n")
+        sys.stderr.flush()
+
+    stored = auth.run_login(client, announce=announce, open_browser=not no_browser, port=port,
+                            timeout=timeout)  # fmt: skip
+    path = auth.save_login(stored)
+    lc.say(f"Signed in as {stored.email or 'unknown account'}; login stored in {path}.")
+
+
+def _audience(lc: LabContext) -> str | None:
+    """The IAP audience the lab uses: .env, else the IAP OAuth client JSON's client id."""
+    import json
+
+    from mlflowk8s.settings import OAUTH_CLIENT_SECRET_FILE
+
+    settings = lc.settings()
+    if settings.get(IAP_AUDIENCE):
+        return settings.get(IAP_AUDIENCE)
+    secret_file = settings.get(OAUTH_CLIENT_SECRET_FILE)
+    if not secret_file:
+        return None
+    try:
+        info = json.loads(Path(secret_file).expanduser().read_text(encoding="utf-8"))
+        section = info.get("web") or info.get("installed") or {}
+        client_id = section.get("client_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return client_id if isinstance(client_id, str) else None
+
+
+def _quote(shell: str, value: str) -> str:
+    if shell == "powershell":
+        return "'" + value.replace("'", "''") + "'"
+    if shell == "fish":
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    import shlex
+
+    return shlex.quote(value)
+
+
+def _export(shell: str, key: str, value: str) -> str:
+    if shell == "fish":
+        return f"set -gx {key} {_quote(shell, value)}"
+    if shell == "powershell":
+        return f"$env:{key} = {_quote(shell, value)}"
+    return f"export {key}={_quote(shell, value)}"
+
+
+def _local_url(lc: LabContext, name: str) -> str:
+    from mlflowk8s.errors import MlflowK8sError, UsageError
+
+    try:
+        from mlflowk8s.targets import target_for
+
+        for tenant in target_for(lc).status(check_health=False).tenants:
+            if tenant.name == name:
+                return tenant.url
+    except (ImportError, MlflowK8sError) as exc:
+        raise UsageError(f"cannot tell the local URL of {name}: {exc}") from exc
+    raise UsageError(f"no local server for {name}: run `mlflowk8s apply` first")
+
+
+def env(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The tenant (user or project) to log to.")],
+    shell: Annotated[
+        str, typer.Option("--shell", help="bash (also zsh, sh), fish or powershell.")
+    ] = "bash",
+) -> None:
+    """Print the environment for logging to tenant NAME: eval "$(mlflowk8s env NAME)"."""
+    from mlflowk8s.errors import UsageError
+    from mlflowk8s.server import public_url
+    from mlflowk8s.settings import DOMAIN
+    from mlflowk8s.users import USERS_FILE, load_users, validate_name
+
+    lc = lab(ctx)
+    if shell not in SHELLS:
+        raise UsageError(f"--shell {shell!r} is not one of: {', '.join(SHELLS)}")
+    validate_name(name)
+    if (lc.lab_dir / USERS_FILE).exists():
+        active = {user.name for user in load_users(lc.lab_dir).active_users()}
+        if name not in active:
+            raise UsageError(f"no active user {name!r} in this lab (see `mlflowk8s users`)")
+    settings = lc.settings()
+    lines: list[str] = []
+    if settings.target == "local":
+        exports = {"MLFLOW_TRACKING_URI": _local_url(lc, name)}
+    else:
+        domain = settings.require(DOMAIN)[DOMAIN]
+        exports = {"MLFLOW_TRACKING_URI": public_url(domain, name), "MLFLOW_DOMAIN": domain}
+        audience = _audience(lc)
+        if audience:
+            exports[IAP_AUDIENCE] = audience
+        else:
+            lines.append(
+                f"# {IAP_AUDIENCE} is not in the lab's .env: people signed in with "
+                "`mlflowk8s login` do not need it; jobs with a service account do"
+            )
+    exports["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    lines.extend(_export(shell, key, value) for key, value in exports.items())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def token(
+    ctx: typer.Context,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--audience",
+            envvar=IAP_AUDIENCE,
+            help="IAP audience (OAuth client id) for service accounts; default from .env.",
+        ),
+    ] = None,
+) -> None:
+    """Print an IAP ID token, e.g. curl -H "Proxy-Authorization: Bearer $(mlflowk8s token)"."""
+    from mlflowk8s import auth
+
+    lc = lab(ctx)
+    source = auth.find_source(audience or _audience(lc))
+    sys.stdout.write(source.fetch().value + "\n")
+
+
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check this machine's setup (Terraform, credentials, settings, reachability)."""
+    from mlflowk8s.doctor import run_checks
+
+    lc = lab(ctx)
+    checks = run_checks(lc.lab_dir, lambda: _audience(lc))
+    failed = any(check["status"] == "fail" for check in checks)
+    if as_json:
+        lc.print_json({"ok": not failed, "checks": checks})
+    else:
+        marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+        for check in checks:
+            line = f"{marks[check['status']]} {check['name']}: {check['detail']}"
+            if check.get("fix"):
+                line += f"\n     fix: {check['fix']}"
+            lc.say(_escape(line))
+        lc.say("Everything looks fine." if not failed else "Fix the FAIL lines above.")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return str(escape(text))
 
 
 def register(app: typer.Typer) -> None:
     """Researcher commands are registered here."""
+    app.command("login")(login)
+    app.command("env")(env)
+    app.command("token")(token)
+    app.command("doctor")(doctor)

@@ -1,0 +1,210 @@
+"""``mlflowk8s doctor``: check this machine's setup and say what to fix.
+
+Each check is a plain dict (name, status ok|warn|fail, detail, fix) so the CLI can print
+it as text or JSON. Checks never raise: a failure is a result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflowk8s import auth
+from mlflowk8s.errors import MlflowK8sError
+
+Check = dict[str, str]
+HTTP_TIMEOUT_SECONDS = 10.0
+
+
+def _check(name: str, status: str, detail: str, fix: str = "") -> Check:
+    out = {"name": name, "status": status, "detail": detail}
+    if fix:
+        out["fix"] = fix
+    return out
+
+
+def _settings(lab_dir: Path) -> tuple[Check, Any]:
+    from mlflowk8s.settings import GCP_REQUIRED, load_settings
+
+    try:
+        settings = load_settings(lab_dir)
+    except MlflowK8sError as exc:
+        return _check(
+            "settings", "fail", str(exc), "correct the file, or run `mlflowk8s init`"
+        ), None
+    if not settings.path.exists():
+        return _check(
+            "settings",
+            "warn",
+            f"no .env in {lab_dir.resolve()} (researchers do not need one)",
+            "admins: run in the lab folder or pass --lab-dir",
+        ), None
+    if settings.target == "gcp":
+        missing = [key for key in GCP_REQUIRED if not settings.get(key)]
+        if missing:
+            return _check(
+                "settings", "fail", f"missing in {settings.path}: {', '.join(missing)}",
+                "run `mlflowk8s init`",
+            ), settings  # fmt: skip
+    return _check("settings", "ok", f"{settings.path} (target {settings.target})"), settings
+
+
+def _terraform(admin: bool) -> Check:
+    import json
+    import shutil
+    import subprocess
+
+    path = shutil.which("terraform")
+    if path is None:
+        return _check(
+            "terraform",
+            "fail" if admin else "warn",
+            "terraform is not on PATH" + ("" if admin else " (only admins need it)"),
+            "install Terraform 1.5 or newer: https://developer.hashicorp.com/terraform/install",
+        )
+    try:
+        proc = subprocess.run(
+            [path, "version", "-json"], capture_output=True, text=True, timeout=30, check=True
+        )
+        version = json.loads(proc.stdout).get("terraform_version", "?")
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        return _check("terraform", "fail", f"{path} does not run: {exc}", "reinstall Terraform")
+    return _check("terraform", "ok", f"Terraform {version} ({path})")
+
+
+def _plugin() -> Check:
+    import importlib.util
+    from importlib.metadata import entry_points
+
+    if importlib.util.find_spec("mlflow") is None:
+        return _check(
+            "mlflow plugin", "warn", "MLflow is not installed in this Python",
+            "pip install 'mlflowk8s[client]' where your training code runs",
+        )  # fmt: skip
+    names = {ep.name for ep in entry_points(group="mlflow.request_header_provider")}
+    if "mlflowk8s" not in names:
+        return _check(
+            "mlflow plugin", "fail", "the mlflowk8s request-header plugin is not registered",
+            "reinstall: pip install --force-reinstall mlflowk8s",
+        )  # fmt: skip
+    return _check("mlflow plugin", "ok", "MLflow will send IAP tokens through mlflowk8s")
+
+
+def _tracking(env: Mapping[str, str]) -> tuple[Check, auth.PluginConfig | None]:
+    uri = env.get("MLFLOW_TRACKING_URI")
+    fix = 'eval "$(mlflowk8s env NAME)" (NAME: your tenant)'
+    if not uri:
+        return _check("tracking URI", "warn", "MLFLOW_TRACKING_URI is not set", fix), None
+    try:
+        config = auth.plugin_config(uri, env)
+    except MlflowK8sError as exc:
+        return _check("tracking URI", "fail", str(exc), f"unset {auth.ENV_HEADER}"), None
+    if not uri.startswith(("http://", "https://")):
+        return _check("tracking URI", "warn", f"{uri} is not a tracking server", fix), None
+    if not config.active:
+        return _check(
+            "tracking URI", "warn",
+            f"{uri}: mlflowk8s adds no IAP token for this host",
+            f"set MLFLOW_DOMAIN to its host or {auth.ENV_AUDIENCE}: {fix}",
+        ), config  # fmt: skip
+    return _check("tracking URI", "ok", f"{uri} (token in {config.header})"), config
+
+
+def _credentials(audience: str | None) -> tuple[Check, auth.IDToken | None]:
+    import time
+
+    try:
+        source = auth.find_source(audience)
+        token = source.fetch()
+    except MlflowK8sError as exc:
+        return _check(
+            "credentials", "fail", str(exc),
+            "run `mlflowk8s login`, or set GOOGLE_APPLICATION_CREDENTIALS for a job",
+        ), None  # fmt: skip
+    left = max(token.expiry - time.time(), 0)
+    who = token.email or "unknown identity"
+    return _check(
+        "credentials", "ok", f"{source.description}: token for {who}, valid {left:.0f} s"
+    ), token
+
+
+def _reach_tenant(uri: str, config: auth.PluginConfig, token: auth.IDToken | None) -> Check:
+    import requests
+
+    url = uri.rstrip("/") + "/health"
+    headers = {config.header: f"Bearer {token.value}"} if token and config.active else {}
+    try:
+        response = requests.get(url, headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
+    except requests.RequestException as exc:
+        return _check(
+            "reachability", "fail", f"{url}: {exc.__class__.__name__}",
+            "check the address; admins: `mlflowk8s status` (DNS, certificate)",
+        )  # fmt: skip
+    code = response.status_code
+    if code == 200:
+        return _check("reachability", "ok", f"{url} answers 200")
+    who = token.email if token else "you"
+    fixes = {
+        401: (
+            "IAP did not accept the token",
+            "run `mlflowk8s login` again; jobs: check " + auth.ENV_AUDIENCE,
+        ),
+        403: (
+            f"IAP: {who} may not use this tenant",
+            f"ask the lab admin: mlflowk8s grant NAME user:{who}",
+        ),
+        404: ("no tenant at this address", "check the name in MLFLOW_TRACKING_URI"),
+    }
+    detail, fix = fixes.get(code, (f"HTTP {code}", "admins: `mlflowk8s status`"))
+    return _check("reachability", "fail", f"{url}: {detail} (HTTP {code})", fix)
+
+
+def _reach_domain(domain: str) -> Check:
+    import requests
+
+    url = f"https://{domain}/"
+    try:
+        response = requests.get(url, timeout=HTTP_TIMEOUT_SECONDS, allow_redirects=False)
+    except requests.exceptions.SSLError:
+        return _check(
+            "reachability", "fail", f"{url}: TLS failed (certificate not active yet?)",
+            "admins: `mlflowk8s status` shows the certificate and DNS delegation",
+        )  # fmt: skip
+    except requests.RequestException as exc:
+        return _check(
+            "reachability", "fail", f"{url}: {exc.__class__.__name__}",
+            "admins: point DNS at the lab's IP (`mlflowk8s status`)",
+        )  # fmt: skip
+    return _check("reachability", "ok", f"{url} answers (HTTP {response.status_code})")
+
+
+def run_checks(
+    lab_dir: Path,
+    lab_audience: Callable[[], str | None],
+    environ: Mapping[str, str] | None = None,
+) -> list[Check]:
+    env = os.environ if environ is None else environ
+    settings_check, settings = _settings(lab_dir)
+    checks = [settings_check]
+    admin = settings is not None and settings.target == "gcp"
+    checks.append(_terraform(admin))
+    checks.append(_plugin())
+    tracking_check, config = _tracking(env)
+    checks.append(tracking_check)
+    audience = env.get(auth.ENV_AUDIENCE)
+    if not audience:
+        try:
+            audience = lab_audience()
+        except MlflowK8sError:
+            audience = None
+    credentials_check, token = _credentials(audience)
+    checks.append(credentials_check)
+    uri = env.get("MLFLOW_TRACKING_URI", "")
+    domain = env.get(auth.ENV_DOMAIN) or (settings.get("MLFLOW_DOMAIN") if settings else None)
+    if config is not None and uri.startswith(("http://", "https://")):
+        checks.append(_reach_tenant(uri, config, token))
+    elif domain:
+        checks.append(_reach_domain(domain))
+    return checks
