@@ -541,9 +541,9 @@ class GcpTarget:
     def unlock(self, lock_id: str) -> str:
         """Release the state lock ``lock_id``; returns the root that held it."""
         holders = self._locks()
-        root = next((r for r, info in holders.items() if str(info.get("ID")) == lock_id), None)
+        root = next((r for r, held_id in holders.items() if held_id == lock_id), None)
         if root is None:
-            held = ", ".join(f"{r} ({info.get('ID')})" for r, info in holders.items())
+            held = ", ".join(f"{r} ({held_id})" for r, held_id in holders.items())
             raise UsageError(
                 f"no state lock {lock_id} in environment {self.env}"
                 + (f"; locked now: {held}" if held else ": no state is locked")
@@ -555,27 +555,24 @@ class GcpTarget:
             )
         return root
 
-    def _locks(self) -> dict[str, dict[str, Any]]:
-        """The lock info of each root whose state is locked now."""
+    def _locks(self) -> dict[str, str]:
+        """The lock ID of each root whose state is locked now.
+
+        The gcs backend's lock ID is the generation of the ``.tflock`` object.
+        """
         from mlflowk8s.state_bucket import storage_client
 
         bucket_name = self.settings.require(s.STATE_BUCKET)[s.STATE_BUCKET]
-        project = self.settings.get(s.PROJECT) or ""
         try:
-            from google.api_core import exceptions as gexc
-
-            bucket = storage_client(project).bucket(bucket_name)
-            found: dict[str, dict[str, Any]] = {}
+            bucket = storage_client(self.settings.get(s.PROJECT) or "").bucket(bucket_name)
+            found: dict[str, str] = {}
             for root in ROOTS:
                 prefix = self._backend_config(root)["prefix"]
-                blob = bucket.blob(f"{prefix}/default.tflock")
-                try:
-                    info = json.loads(blob.download_as_bytes())
-                except gexc.NotFound:
-                    continue
-                found[root] = info if isinstance(info, dict) else {}
+                blob = bucket.get_blob(f"{prefix}/default.tflock")
+                if blob is not None:
+                    found[root] = str(blob.generation)
             return found
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # google.api_core errors and network errors alike
             raise OperationError(
                 f"cannot read the state locks in gs://{bucket_name}: {exc}"
             ) from exc
