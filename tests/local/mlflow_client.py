@@ -1,7 +1,7 @@
 """The real MLflow client, configured by ``MLFLOW_TRACKING_URI`` only; prints one JSON line.
 
-    mlflow_client.py log       log a run with a param, a metric and an artifact
-    mlflow_client.py read RUN  read that run and its artifact back, and list what is there
+mlflow_client.py log       log a run with a param, a metric and an artifact
+mlflow_client.py read RUN  read that run and its artifact back, and list what is there
 """
 
 from __future__ import annotations
