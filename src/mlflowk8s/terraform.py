@@ -152,7 +152,11 @@ def _short_time(created: str) -> str:
     return f"{match.group(1)} {zone}".strip()
 
 
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _last_lines(text: str, count: int = 5) -> str:
+    text = _ANSI_RE.sub("", text)
     lines = [
         line.strip(" │╷╵")
         for line in text.splitlines()
@@ -330,10 +334,15 @@ class Terraform:
             raise OperationError(f"terraform output ({self.root_name}) is not JSON") from exc
         return {name: item.get("value") for name, item in raw.items()}
 
-    def state_list(self, *addresses: str) -> list[str]:
-        """Resource addresses in the state (under ``addresses`` when given)."""
-        result = self._checked("state list", self.run(["state", "list", *addresses]))
-        return [line.strip() for line in result.stdout_text.splitlines() if line.strip()]
+    def state_list(self, *prefixes: str) -> list[str]:
+        """Resource addresses in the state (only those under ``prefixes`` when given)."""
+        result = self._checked("state list", self.run(["state", "list"]))
+        found = [line.strip() for line in result.stdout_text.splitlines() if line.strip()]
+        if not prefixes:
+            return found
+        return [
+            a for a in found if any(a == p or a.startswith((p + ".", p + "[")) for p in prefixes)
+        ]
 
     def force_unlock(self, lock_id: str) -> RunResult:
         return self.run(["force-unlock", "-force", "-no-color", lock_id])

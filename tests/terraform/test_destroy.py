@@ -1,0 +1,85 @@
+"""destroy: guarded, keeps the lab's data and address by default, --delete-data removes all."""
+
+from __future__ import annotations
+
+from tests.terraform.conftest import TfLab
+
+KEPT = [
+    "network and Cloud NAT",
+    "Cloud SQL instance mlflow-default-pg (every tenant's database and database user)",
+    "artifact bucket gs://lab-artifacts (every tenant's folder)",
+    "static IP mlflow-default-ip (203.0.113.10)",
+    "certificate map mlflow-default-certmap and DNS records",
+]
+
+
+def applied_lab(tf_lab: TfLab) -> TfLab:
+    tf_lab("add-user", "alice", "--member", "alice@lab.org")
+    tf_lab("add-user", "bob", "--member", "bob@lab.org")
+    result = tf_lab("apply", "--yes")
+    assert result.code == 0, result.stderr
+    return tf_lab
+
+
+def test_destroy_without_confirmation_changes_nothing(tf_lab: TfLab) -> None:
+    applied_lab(tf_lab)
+    platform, tenants = tf_lab.addresses("platform"), tf_lab.addresses("tenants")
+    for args in (["destroy"], ["destroy", "--delete-data"]):
+        result = tf_lab(*args)
+        assert result.code == 2
+        assert result.stderr == (
+            f"error: {' '.join(args)} needs confirmation: run it on a terminal or pass --yes\n"
+        )
+    assert (tf_lab.addresses("platform"), tf_lab.addresses("tenants")) == (platform, tenants)
+
+
+def test_destroy_retires_tenants_removes_the_cluster_and_keeps_the_data(tf_lab: TfLab) -> None:
+    applied_lab(tf_lab)
+    result = tf_lab("destroy", "--yes")
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Servers go; databases, artifacts and addresses stay."
+    assert lines[-6:] == [f"Kept: {item}" for item in KEPT] + ["Destroyed."]
+    assert tf_lab.addresses("platform") == sorted([
+        "terraform_data.network",
+        'module.cloudsql.terraform_data.piece["instance"]',
+        'module.artifact_store.terraform_data.piece["bucket"]',
+        'module.iap_ingress.terraform_data.piece["certificate"]',
+        'module.iap_ingress.terraform_data.piece["certificate_map"]',
+        'module.iap_ingress.terraform_data.piece["iap_settings"]',
+        'module.iap_ingress.terraform_data.piece["ip"]',
+    ])  # fmt: skip
+    # Every tenant retired: data stays, servers, routes, access and the Gateway go.
+    kept = [
+        f'module.tenant["{user}"].terraform_data.{name}'
+        for user in ("alice", "bob")
+        for name in ("database", "managed_folder", "service_account")
+    ]
+    assert tf_lab.addresses("tenants") == [*kept, "terraform_data.oauth_secret"]
+    # users.yaml still lists them as active: the next apply brings the lab back.
+    again = tf_lab("apply", "--yes")
+    assert again.code == 0, again.stderr
+    assert 'module.gke.terraform_data.piece["cluster"]' in tf_lab.addresses("platform")
+    assert 'module.tenant["alice"].terraform_data.deployment[0]' in tf_lab.addresses("tenants")
+
+
+def test_destroy_delete_data_removes_everything(tf_lab: TfLab) -> None:
+    applied_lab(tf_lab)
+    result = tf_lab("destroy", "--delete-data", "--yes")
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "This deletes ALL the lab's data."
+    assert lines[-1] == "Destroyed."
+    assert not [line for line in lines if line.startswith("Kept:")]
+    assert tf_lab.addresses("platform") == []
+    assert tf_lab.addresses("tenants") == []
+    assert not (tf_lab.path / ".mlflowk8s/default/platform-outputs.tfvars.json").exists()
+    status = tf_lab("status")
+    assert status.stdout.splitlines()[-1] == "platform: not created yet (run `mlflowk8s apply`)"
+
+
+def test_destroy_before_anything_exists_does_nothing(tf_lab: TfLab) -> None:
+    result = tf_lab("destroy", "--yes")
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == ["No cluster to remove.", "Destroyed."]
+    assert tf_lab.objects() == ["mlflowk8s/default/platform/default.tfstate"]
