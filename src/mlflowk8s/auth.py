@@ -356,10 +356,17 @@ def _from_metadata_server(audience: str | None) -> TokenSource | None:
     except google.auth.exceptions.TransportError:
         return None
     target = _need_audience(audience, "the metadata server")
-    credentials = compute_engine.IDTokenCredentials(  # type: ignore[no-untyped-call]
-        request, target, use_metadata_identity_endpoint=True
-    )
-    return GoogleAuthSource(credentials, "metadata server (this workload's service account)")
+    try:
+        credentials = compute_engine.IDTokenCredentials(  # type: ignore[no-untyped-call]
+            request, target, use_metadata_identity_endpoint=True
+        )
+    except google.auth.exceptions.GoogleAuthError as exc:
+        raise CredentialsError(
+            f"the metadata server has no service account for this workload ({exc}): "
+            "on GKE, enable Workload Identity for the pod's Kubernetes service account"
+        ) from exc
+    email = getattr(credentials, "service_account_email", None) or "default service account"
+    return GoogleAuthSource(credentials, f"metadata server {email}")
 
 
 def find_source(audience: str | None, environ: Mapping[str, str] | None = None) -> TokenSource:

@@ -5,9 +5,10 @@ installing mlflowk8s next to MLflow is all a researcher does: MLflow asks every 
 for headers on every request, which is what lets a run outlive its one-hour token
 (``MLFLOW_TRACKING_TOKEN`` is read once and cannot be refreshed).
 
-MLflow catches exceptions of providers and logs them as a warning, then sends the request
-without the header (IAP answers 401): the warning carries our message, which says what
-to do. We log it once more under ``mlflowk8s`` so it is not lost among retries.
+Without usable credentials we log one error under ``mlflowk8s`` saying what to do (once
+per distinct message, not per request) and send the request without a token, so IAP's 401
+ends the call; raising would only make MLflow log a vaguer warning on every request and
+send the same unauthenticated request anyway.
 """
 
 from __future__ import annotations
@@ -45,12 +46,12 @@ class IAPRequestHeaderProvider:
             return False
 
     def request_headers(self) -> dict[str, str]:
-        config = auth.plugin_config(_tracking_uri(), os.environ)
         try:
+            config = auth.plugin_config(_tracking_uri(), os.environ)
             token = auth.provider().token(config.audience)
         except MlflowK8sError as exc:
             self._report(exc)
-            raise
+            return {}
         return {config.header: f"Bearer {token}"}
 
     def _report(self, exc: Exception) -> None:

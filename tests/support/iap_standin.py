@@ -552,3 +552,54 @@ def start_tenant(user: str, data_dir: Path, log_path: Path, timeout: float = 120
             time.sleep(0.2)
     tenant.stop()
     raise RuntimeError(f"mlflow server for {user} did not answer {health}: see {log_path}")
+
+
+class MetadataStandIn:
+    """The GCE/GKE metadata server's identity endpoint, for jobs' service accounts."""
+
+    def __init__(self, google: GoogleStandIn, email: str) -> None:
+        self.google = google
+        self.email = email
+        self._server = _serve(self._handler())
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def env(self) -> dict[str, str]:
+        """What google-auth reads (at import time) to find the metadata server."""
+        return {"GCE_METADATA_HOST": self.host, "GCE_METADATA_IP": self.host}
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        metadata = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                flavor = {"Metadata-Flavor": "Google"}
+                if self.headers.get("Metadata-Flavor") != "Google":
+                    _reply(self, 403, b"Missing Metadata-Flavor", "text/plain", flavor)
+                    return
+                base = "/computeMetadata/v1/instance/service-accounts/default"
+                if parts.path == "/":
+                    _reply(self, 200, b"computeMetadata/\n", "text/plain", flavor)
+                elif parts.path in (base, base + "/"):
+                    info = {"email": metadata.email, "aliases": ["default"], "scopes": []}
+                    _reply(self, 200, json.dumps(info).encode(), "application/json", flavor)
+                elif parts.path == base + "/identity" and query.get("audience"):
+                    token = metadata.google.id_token(metadata.email, query["audience"], "gce")
+                    _reply(self, 200, token.encode(), "text/plain", flavor)
+                else:
+                    _reply(self, 404, b"Not Found", "text/plain", flavor)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
