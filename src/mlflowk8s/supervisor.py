@@ -92,11 +92,14 @@ class Layout:
 
 
 # -- config rendering ---------------------------------------------------------------------
-def _value(text: str) -> str:
-    """Escape a config value: supervisord expands ``%(name)s`` and ini files end at newlines."""
+def _value(text: str, expansions: int = 1) -> str:
+    """Escape a config value: supervisord expands ``%(name)s`` and ini files end at newlines.
+
+    supervisord expands most values once, but program log file names twice.
+    """
     if "\n" in text or "\r" in text:
         raise UsageError(f"a line break cannot go into supervisord's config: {text!r}")
-    return text.replace("%", "%%")
+    return text.replace("%", "%" * 2**expansions)
 
 
 def _environment(env: Mapping[str, str]) -> str:
@@ -132,7 +135,7 @@ def render_program(program: Program) -> str:
         "stopasgroup=true",
         "killasgroup=true",
         "redirect_stderr=true",
-        f"stdout_logfile={_value(str(program.logfile))}",
+        f"stdout_logfile={_value(str(program.logfile), expansions=2)}",
         "stdout_logfile_maxbytes=10MB",
         "stdout_logfile_backups=3",
     ]
@@ -144,7 +147,7 @@ def render_config(layout: Layout, programs: list[Program]) -> str:
     root = _value(str(layout.root))
     head = f"""\
 ; Written by mlflowk8s apply; edits are overwritten. Control it with:
-;   supervisorctl -c {root}/supervisord.conf status
+;   supervisorctl -c {layout.conf} status
 [unix_http_server]
 file={_value(str(layout.socket))}
 chmod=0700

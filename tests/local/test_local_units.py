@@ -1,0 +1,197 @@
+"""The local target without starting servers: config, ports, refusals, plan, URLs."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import socket
+from pathlib import Path
+
+import pytest
+
+from mlflowk8s import server
+from mlflowk8s import supervisor as sv
+from mlflowk8s.errors import OperationError, UsageError
+from mlflowk8s.settings import Settings
+from mlflowk8s.targets import local
+from tests.conftest import Cli
+from tests.local.conftest import free_base_port
+
+
+def _program(tmp: Path, user: str = "alice", port: int = 5100) -> sv.Program:
+    data = tmp / "data" / user
+    command = server.server_command(user, server.LocalTarget(port, data))
+    return sv.Program(
+        name=f"mlflow-{user}",
+        command=["/venv/bin/mlflow", *command.args],
+        env=command.env,
+        directory=data,
+        logfile=tmp / "logs" / f"mlflow-{user}.log",
+    )
+
+
+def test_config_parses_as_supervisord_reads_it(tmp_path: Path) -> None:
+    """supervisord's own parser gets back the exact command, env and process-group settings."""
+    from supervisor.datatypes import RestartUnconditionally
+    from supervisor.options import ServerOptions
+
+    root = tmp_path / "odd 100% dir" / "local"
+    (root / "logs").mkdir(parents=True)
+    program = _program(root)
+    (root / "data" / "alice").mkdir(parents=True)
+    conf = root / "supervisord.conf"
+    conf.write_text(sv.render_config(sv.Layout(root), [program]))
+    options = ServerOptions()
+    options.realize(args=["-c", str(conf)])
+    (group,) = options.process_group_configs
+    (config,) = group.process_configs
+    assert config.name == "mlflow-alice"
+    assert shlex.split(config.command) == program.command
+    assert "--forwarded-allow-ips=*" in config.command
+    assert config.environment == dict(program.env)
+    assert config.directory == str(root / "data" / "alice")
+    assert config.autorestart is RestartUnconditionally  # also after exit 0
+    assert (config.stopasgroup, config.killasgroup) == (True, True)
+    assert config.stdout_logfile == str(root / "logs" / "mlflow-alice.log")
+    assert options.server_configs[0]["file"] == str(root / "supervisor.sock")
+    assert options.identifier == f"mlflowk8s:{root}"
+
+
+def test_environment_quoting_and_refusals() -> None:
+    assert sv._environment({"B": 'say "hi"', "A": "1,2"}) == 'A="1,2",B=\'say "hi"\''
+    with pytest.raises(UsageError, match="both quote kinds"):
+        sv._environment({"A": "'\""})
+    with pytest.raises(UsageError, match="line break"):
+        sv._value("a\nb")
+
+
+def test_changed_section_changes_digest_others_do_not(tmp_path: Path) -> None:
+    alice, bob = _program(tmp_path), _program(tmp_path, "bob", 5101)
+    assert sv.section_digest(alice) == sv.section_digest(_program(tmp_path))
+    assert sv.section_digest(alice) != sv.section_digest(_program(tmp_path, port=5102))
+    assert sv.section_digest(bob) != sv.section_digest(alice)
+
+
+def test_socket_falls_back_to_short_path_for_deep_folders() -> None:
+    shallow = sv.Layout(Path("/tmp/lab/.mlflowk8s/local"))
+    assert shallow.socket == Path("/tmp/lab/.mlflowk8s/local/supervisor.sock")
+    deep = sv.Layout(Path("/tmp/" + "d" * 120 + "/.mlflowk8s/local"))
+    assert len(str(deep.socket)) <= sv.MAX_SOCKET_PATH
+    assert deep.socket.name.startswith("mlflowk8s-") and deep.socket.suffix == ".sock"
+    assert deep.socket == sv.Layout(deep.root).socket  # stable per lab
+    assert deep.socket != sv.Layout(Path("/tmp/" + "e" * 120)).socket
+
+
+def test_ports_are_stable_never_reused_and_skip_busy_ones() -> None:
+    base = free_base_port()
+    recorded = {"alice": base, "bob": base + 1}  # bob retired or purged: his port stays his
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", base + 2))
+        busy.listen()
+        ports = local.allocate_ports(recorded, ["alice", "carol", "dave"], "127.0.0.1", base)
+    assert ports == {"alice": base, "bob": base + 1, "carol": base + 3, "dave": base + 4}
+    assert local.allocate_ports(ports, ["carol"], "127.0.0.1", base) == ports
+
+
+def test_damaged_ports_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "ports.json"
+    path.write_text("{not json")
+    with pytest.raises(OperationError, match=r"ports\.json is damaged"):
+        local.read_ports(path)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "localhost"])
+def test_other_bind_addresses_are_refused(host: str, tmp_path: Path) -> None:
+    settings = Settings(path=tmp_path / ".env", values={local.HOST: host})
+    with pytest.raises(UsageError, match="no authentication option for local servers yet"):
+        local.local_host(settings)
+
+
+def _local_lab(cli: Cli, extra: str = "") -> None:
+    assert cli("init", "--target", "local").code == 0
+    with (cli.lab / ".env").open("a") as env:
+        env.write(extra)
+
+
+def test_refused_host_through_the_cli(cli: Cli) -> None:
+    _local_lab(cli, "MLFLOWK8S_LOCAL_HOST=0.0.0.0\n")
+    assert cli("add-user", "alice").code == 0
+    result = cli("apply", "--yes")
+    assert result.code == 2
+    assert "MLFLOWK8S_LOCAL_HOST='0.0.0.0' is refused" in result.stderr
+    assert "authentication" in result.stderr
+    assert not (cli.lab / ".mlflowk8s" / "local").exists()
+
+
+def test_bad_base_port_setting(cli: Cli) -> None:
+    _local_lab(cli, "MLFLOWK8S_LOCAL_BASE_PORT=80\n")
+    assert cli("add-user", "alice").code == 0
+    result = cli("plan")
+    assert result.code == 2
+    assert "MLFLOWK8S_LOCAL_BASE_PORT='80'" in result.stderr
+    assert "is not a number from 1024 to 65535" in result.stderr
+
+
+def test_plan_shows_starts_and_writes_nothing(cli: Cli) -> None:
+    base = free_base_port()
+    _local_lab(cli, f"MLFLOWK8S_LOCAL_BASE_PORT={base}\n")
+    for name in ("alice", "bob"):
+        assert cli("add-user", name).code == 0  # no --member needed on a local lab
+    assert cli("remove-user", "bob").code == 0
+    assert cli("add-user", "carol").code == 0
+    plan = json.loads(cli("plan", "--json").stdout)
+    assert plan == {
+        "changes": [
+            {"root": "processes", "action": "start", "user": "alice",
+             "address": f"mlflow-alice (127.0.0.1:{base})"},
+            {"root": "processes", "action": "start", "user": "carol",
+             "address": f"mlflow-carol (127.0.0.1:{base + 1})"},
+        ],
+        "counts": {"processes": {"start": 2}},
+        "notes": ["supervisord is not running: apply starts it, and with it the server of "
+                  "every active user."],
+    }  # fmt: skip
+    work = cli.lab / ".mlflowk8s"
+    assert not (work / "local").exists()
+    status = json.loads(cli("status", "--json").stdout)
+    assert [(t["name"], t["url"], t["state"], t["healthy"]) for t in status["tenants"]] == [
+        ("alice", "", "not started", None),
+        ("bob", "", "retired", None),
+        ("carol", "", "not started", None),
+    ]
+    assert status["facts"]["supervisord"] == "not running"
+
+
+def test_tenant_url_for_the_env_command(cli: Cli) -> None:
+    _local_lab(cli)
+    assert cli("add-user", "alice").code == 0
+    assert cli("add-user", "bob").code == 0
+    with pytest.raises(UsageError, match="no local server yet: run `mlflowk8s apply`"):
+        local.tenant_url(cli.lab, "alice")
+    root = local.local_dir(cli.lab)
+    root.mkdir(parents=True)
+    (root / "ports.json").write_text(json.dumps({"ports": {"alice": 5107, "bob": 5108}}))
+    assert local.tenant_url(cli.lab, "alice") == "http://127.0.0.1:5107/alice/"
+    assert cli("remove-user", "bob").code == 0
+    with pytest.raises(UsageError, match="retired"):
+        local.tenant_url(cli.lab, "bob")
+    with pytest.raises(UsageError, match="no user 'zoe'"):
+        local.tenant_url(cli.lab, "zoe")
+    assert local.local_dir(cli.lab, "dev") == cli.lab.resolve() / ".mlflowk8s" / "local-dev"
+
+
+def test_destroy_needs_the_folder_name_and_purge_removes_data(cli: Cli) -> None:
+    _local_lab(cli)
+    assert cli("add-user", "alice").code == 0
+    result = cli("destroy")
+    assert result.code == 2 and "destroy needs confirmation" in result.stderr
+    target = local.LocalTarget(cli.lab, Settings(path=cli.lab / ".env"))
+    assert target.destroy_confirmation_word() == "lab"
+    data = local.local_dir(cli.lab) / "data" / "alice"
+    data.mkdir(parents=True)
+    (data / "mlflow.db").write_text("")
+    result = cli("remove-user", "alice", "--purge", "--yes")
+    assert result.code == 0, result.stderr
+    assert not data.exists()
+    assert cli("destroy", "--yes").stdout.endswith("Destroyed.\n")
