@@ -1,0 +1,196 @@
+"""The runner's own logic: finding terraform, reading diagnostics, locks, retries, health."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlflowk8s.targets.gcp import classify_health, sync_infra
+from mlflowk8s.terraform import (
+    ApplyProgress,
+    Diagnostic,
+    RunResult,
+    TerraformNotFound,
+    find_terraform,
+    is_transient,
+    lock_info,
+)
+from tests.terraform.conftest import TfLab, wait_for
+
+LOCK_DETAIL = (
+    'Error message: writing "gs://tfs/mlflowk8s/default/platform/default.tflock" failed: '
+    "googleapi: Error 412: Precondition failed, Precondition Failed\n"
+    "Lock Info:\n"
+    "  ID:        1795879442335243\n"
+    "  Path:      gs://tfs/mlflowk8s/default/platform/default.tflock\n"
+    "  Operation: OperationTypeApply\n"
+    "  Who:       ada@lab-laptop\n"
+    "  Version:   1.11.4\n"
+    "  Created:   2026-11-28 15:24:02.330778967 +0000 UTC\n"
+    "  Info:      \n\n\nTerraform acquires a state lock to protect the state ..."
+)
+
+
+def failed(*diagnostics: tuple[str, str]) -> RunResult:
+    return RunResult(code=1, diagnostics=[Diagnostic("error", s, d) for s, d in diagnostics])
+
+
+def fake_terraform(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "terraform"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    return script
+
+
+def test_lock_info_is_read_from_terraforms_diagnostic() -> None:
+    info = lock_info(failed(("Error acquiring the state lock", LOCK_DETAIL)))
+    assert info is not None
+    assert (info.lock_id, info.who, info.operation) == (
+        "1795879442335243", "ada@lab-laptop", "OperationTypeApply"
+    )
+    assert info.created == "2026-11-28 15:24:02.330778967 +0000 UTC"
+    assert lock_info(failed(("Error 412", "Precondition failed"))) is None
+
+
+@pytest.mark.parametrize(
+    ("summary", "detail"),
+    [
+        ("Error creating Network", "googleapi: Error 503: The service is unavailable., backendError"),
+        ("Error creating Cluster", "googleapi: Error 429: Quota exceeded, rateLimitExceeded"),
+        ("Error enabling service", "Error 403: Compute Engine API has not been used in project "
+         "123 before or it is disabled. Enable it ... SERVICE_DISABLED"),
+        ("Error, failed to create instance", "Operation failed because another operation "
+         "was already in progress."),
+        ("Error reading Instance", 'Get "https://sqladmin.googleapis.com/...": '
+         "read tcp 10.0.0.2:5555->142.250.0.1:443: read: connection reset by peer"),
+        ("Error waiting", "net/http: TLS handshake timeout"),
+    ],
+)
+def test_transient_patterns(summary: str, detail: str) -> None:
+    assert is_transient(failed((summary, detail)))
+
+
+@pytest.mark.parametrize(
+    ("summary", "detail"),
+    [
+        ("Error creating instance", "googleapi: Error 400: Invalid value for tier, invalid"),
+        ("Error creating Bucket", "googleapi: Error 409: The bucket name is not available."),
+        ("Error acquiring the state lock", LOCK_DETAIL),
+        ("Unsupported argument", 'An argument named "nope" is not expected here.'),
+    ],
+)
+def test_permanent_errors_are_not_retried(summary: str, detail: str) -> None:
+    assert not is_transient(failed((summary, detail)))
+
+
+def test_one_permanent_error_among_transient_ones_is_permanent() -> None:
+    assert not is_transient(failed(
+        ("Error creating Network", "googleapi: Error 503: backendError"),
+        ("Error creating instance", "googleapi: Error 400: Invalid value"),
+    ))  # fmt: skip
+
+
+def test_health_behind_iap_is_not_unhealthy() -> None:
+    assert classify_health(200) == (True, None)
+    assert classify_health(302) == (None, "behind IAP")
+    assert classify_health(401) == (None, "behind IAP")
+    assert classify_health(503) == (False, "HTTP 503")
+    assert classify_health(None) == (None, "unreachable")
+
+
+def test_apply_progress_counts_done_over_total() -> None:
+    seen: list[tuple[int, int, str]] = []
+    follow = ApplyProgress(lambda d, t, c: seen.append((d, t, c)), total=2)
+
+    def hook(kind: str, addr: str, **extra: object) -> None:
+        follow({"type": kind, "hook": {"resource": {"addr": addr}, **extra}})
+
+    hook("apply_start", "module.gke.a")
+    hook("apply_progress", "module.gke.a", elapsed_seconds=10)
+    hook("apply_complete", "module.gke.a")
+    hook("apply_start", "b")
+    hook("apply_errored", "b")
+    assert seen == [
+        (0, 2, "module.gke.a"), (0, 2, "module.gke.a (10s)"), (1, 2, "module.gke.a"),
+        (1, 2, "b"), (2, 2, "b"),
+    ]  # fmt: skip
+
+
+def test_terraform_missing_or_too_old(tmp_path: Path) -> None:
+    with pytest.raises(TerraformNotFound, match="terraform not found on PATH: install Terraform"):
+        find_terraform({"PATH": str(tmp_path)})
+    old = fake_terraform(tmp_path, 'echo \'{"terraform_version":"1.5.7"}\'\n')
+    with pytest.raises(TerraformNotFound) as caught:
+        find_terraform({"MLFLOWK8S_TERRAFORM": str(old), "PATH": "/usr/bin:/bin"})
+    assert str(caught.value) == f"{old} is Terraform 1.5.7; mlflowk8s needs >= 1.6.0"
+    with pytest.raises(TerraformNotFound, match="MLFLOWK8S_TERRAFORM=/nope is not an executable"):
+        find_terraform({"MLFLOWK8S_TERRAFORM": "/nope"})
+
+
+def test_cli_names_a_too_old_terraform(tf_lab: TfLab, tmp_path: Path) -> None:
+    old = fake_terraform(tmp_path, 'echo \'{"terraform_version":"1.5.7"}\'\n')
+    tf_lab.cli.env["MLFLOWK8S_TERRAFORM"] = str(old)
+    result = tf_lab("plan")
+    assert result.code == 2
+    assert result.stderr == f"error: {old} is Terraform 1.5.7; mlflowk8s needs >= 1.6.0\n"
+
+
+def test_second_ctrl_c_kills_a_terraform_that_does_not_stop(
+    tf_lab: TfLab, tmp_path: Path
+) -> None:
+    started = tmp_path / "started"
+    # A terraform that ignores SIGINT while planning (as one stuck on an API call might).
+    stuck = fake_terraform(tmp_path, f"""
+case "$1" in
+  version) echo '{{"terraform_version":"1.11.4"}}' ;;
+  plan) trap '' INT; touch {started}; sleep 60 ;;
+esac
+""")
+    tf_lab.cli.env["MLFLOWK8S_TERRAFORM"] = str(stuck)
+    process = tf_lab.spawn("plan")
+    wait_for(started.exists, what="the fake terraform to start planning")
+    process.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(timeout=1)  # still waiting for terraform to stop
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert err == (
+        "error: interrupted: terraform (platform) was killed; its state lock may still be "
+        "held (the next run names it and how to release it)\n"
+    )
+
+
+def test_changed_backend_settings_init_again(tf_lab: TfLab) -> None:
+    assert tf_lab("plan").code == 0
+    other = tf_lab.bucket + "-b"
+    assert tf_lab("init", "--no-input", "--state-bucket", other).code == 0
+    assert tf_lab("plan").stdout.splitlines()[0] == "initialising platform ..."
+    assert tf_lab.gcs.objects(other) == ["mlflowk8s/default/platform/default.tfstate"]
+    assert tf_lab("plan").stdout.splitlines()[0] == "planning platform ..."
+
+
+def test_sync_infra_mirrors_sources_and_keeps_the_labs_lock_file(tmp_path: Path) -> None:
+    source, dest = tmp_path / "infra", tmp_path / "work"
+    (source / "platform").mkdir(parents=True)
+    (source / "platform" / "main.tf").write_text("# v1\n")
+    (source / "platform" / ".terraform.lock.hcl").write_text("# packaged\n")
+    first = sync_infra(source, dest)
+    (dest / "platform" / ".terraform.lock.hcl").write_text("# the lab's\n")
+    (dest / "platform" / "old.tf").write_text("# removed upstream\n")
+    (dest / "platform" / ".terraform").mkdir()
+    (dest / "platform" / ".terraform" / "keep.tf").write_text("")
+    assert sync_infra(source, dest) == first
+    assert sorted(p.name for p in (dest / "platform").iterdir()) == [
+        ".terraform", ".terraform.lock.hcl", "main.tf"
+    ]
+    assert (dest / "platform" / ".terraform.lock.hcl").read_text() == "# the lab's\n"
+    (source / "platform" / "main.tf").write_text("# v2\n")
+    assert sync_infra(source, dest) != first
+    assert json.dumps(sorted(p.name for p in (dest / "platform" / ".terraform").iterdir())) == (
+        '["keep.tf"]'
+    )
