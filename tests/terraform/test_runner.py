@@ -59,7 +59,7 @@ def test_lock_info_is_read_from_terraforms_diagnostic() -> None:
 @pytest.mark.parametrize(
     ("summary", "detail"),
     [
-        ("Error creating Network", "googleapi: Error 503: The service is unavailable., backendError"),
+        ("Error creating Network", "googleapi: Error 503: Unavailable., backendError"),
         ("Error creating Cluster", "googleapi: Error 429: Quota exceeded, rateLimitExceeded"),
         ("Error enabling service", "Error 403: Compute Engine API has not been used in project "
          "123 before or it is disabled. Enable it ... SERVICE_DISABLED"),
