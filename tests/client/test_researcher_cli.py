@@ -1,0 +1,305 @@
+"""`mlflowk8s login | env | token | doctor`, run as the real command in a lab folder."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlflowk8s import auth
+from tests.client.helpers import (
+    ALICE,
+    ALICE_JOB,
+    BOB,
+    DESKTOP_CLIENT,
+    IAP_AUDIENCE,
+    NO_METADATA,
+    login,
+    write_json,
+)
+from tests.conftest import Cli
+from tests.support.iap_standin import GoogleStandIn, IAPStandIn, MetadataStandIn
+
+DOMAIN = "mlflow.lab.org"
+
+
+@pytest.fixture
+def google() -> Iterator[GoogleStandIn]:
+    server = GoogleStandIn(lifetime=600)
+    server.add_desktop_client(DESKTOP_CLIENT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def researcher(cli: Cli, tmp_path: Path) -> Cli:
+    """The cli fixture as a researcher without credentials: own config folder, no key."""
+    cli.env.pop("GOOGLE_APPLICATION_CREDENTIALS")
+    cli.env.update(NO_METADATA, XDG_CONFIG_HOME=str(tmp_path / "config"))
+    return cli
+
+
+def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
+    refresh = f"1//{email}"
+    google.refresh_tokens[refresh] = (DESKTOP_CLIENT, email)
+    login = auth.StoredLogin(
+        DESKTOP_CLIENT, google.clients[DESKTOP_CLIENT], refresh, google.token_uri, email
+    )
+    auth.save_login(login, auth.credentials_path(cli.env))
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"OK" if self.path.endswith("/health") else b"{}"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def iap(google: GoogleStandIn) -> Iterator[IAPStandIn]:
+    """IAP in front of a tiny backend that answers /<user>/health (no MLflow needed)."""
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    port = int(backend.server_address[1])
+    proxy = IAPStandIn(
+        google.jwks_uri,
+        audiences=[IAP_AUDIENCE, DESKTOP_CLIENT],
+        backends={"alice": port, "bob": port},
+        access={"alice": {ALICE, ALICE_JOB}, "bob": {BOB}},
+    )
+    yield proxy
+    proxy.stop()
+    backend.shutdown()
+    backend.server_close()
+
+
+# --- env ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shell", "expected"),
+    [
+        (
+            "bash",
+            f"export MLFLOW_TRACKING_URI=https://{DOMAIN}/alice/\n"
+            f"export MLFLOW_DOMAIN={DOMAIN}\n"
+            f"export MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n"
+            "export MLFLOW_DISABLE_TELEMETRY=true\n",
+        ),
+        (
+            "fish",
+            f"set -gx MLFLOW_TRACKING_URI 'https://{DOMAIN}/alice/'\n"
+            f"set -gx MLFLOW_DOMAIN '{DOMAIN}'\n"
+            f"set -gx MLFLOWK8S_IAP_AUDIENCE '{IAP_AUDIENCE}'\n"
+            "set -gx MLFLOW_DISABLE_TELEMETRY 'true'\n",
+        ),
+        (
+            "powershell",
+            f"$env:MLFLOW_TRACKING_URI = 'https://{DOMAIN}/alice/'\n"
+            f"$env:MLFLOW_DOMAIN = '{DOMAIN}'\n"
+            f"$env:MLFLOWK8S_IAP_AUDIENCE = '{IAP_AUDIENCE}'\n"
+            "$env:MLFLOW_DISABLE_TELEMETRY = 'true'\n",
+        ),
+    ],
+)
+def test_env_prints_the_exports_for_a_tenant(cli: Cli, shell: str, expected: str) -> None:
+    (cli.lab / ".env").write_text(
+        f"MLFLOW_DOMAIN={DOMAIN}\nMLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n"
+    )
+    result = cli("env", "alice", "--shell", shell)
+    assert (result.code, result.stdout, result.stderr) == (0, expected, "")
+
+
+def test_env_takes_the_audience_from_the_iap_client_json(cli: Cli, tmp_path: Path) -> None:
+    secret = write_json(
+        tmp_path / "iap-client.json",
+        {"web": {"client_id": IAP_AUDIENCE, "client_secret": "SECRET-2"}},
+    )
+    (cli.lab / ".env").write_text(
+        f"MLFLOW_DOMAIN={DOMAIN}\nIAP_OAUTH_CLIENT_SECRET_FILE={secret}\n"
+    )
+    result = cli("env", "alice")
+    assert f"export MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n" in result.stdout
+    assert "SECRET-2" not in result.stdout
+
+
+def test_env_without_a_known_audience_says_who_needs_it(cli: Cli) -> None:
+    (cli.lab / ".env").write_text(f"MLFLOW_DOMAIN={DOMAIN}\n")
+    result = cli("env", "alice")
+    assert result.code == 0
+    assert result.stdout.splitlines()[0].startswith("# MLFLOWK8S_IAP_AUDIENCE is not in")
+    assert "MLFLOWK8S_IAP_AUDIENCE=" not in result.stdout
+
+
+def test_env_checks_the_name_against_the_lab(cli: Cli) -> None:
+    (cli.lab / ".env").write_text(f"MLFLOW_DOMAIN={DOMAIN}\n")
+    (cli.lab / "users.yaml").write_text("users:\n  alice:\n    members: [user:alice@lab.org]\n")
+    assert cli("env", "alice").code == 0
+    result = cli("env", "carol")
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr == "error: no active user 'carol' in this lab (see `mlflowk8s users`)\n"
+    assert cli("env", "Bad_Name").code == 2
+    wrong_shell = cli("env", "alice", "--shell", "tcsh")
+    assert wrong_shell.code == 2
+    assert "--shell 'tcsh' is not one of: bash, fish, powershell" in wrong_shell.stderr
+
+
+def test_env_needs_the_domain(cli: Cli) -> None:
+    result = cli("env", "alice")
+    assert result.code == 2
+    assert "MLFLOW_DOMAIN" in result.stderr and "mlflowk8s init" in result.stderr
+
+
+# --- login -------------------------------------------------------------------------------
+
+
+def test_login_runs_the_loopback_flow_and_stores_the_refresh_token(
+    researcher: Cli, google: GoogleStandIn, tmp_path: Path
+) -> None:
+    google.consent_email = ALICE
+    client_file = write_json(tmp_path / "client.json", google.client_file(DESKTOP_CLIENT))
+    result = login(researcher.lab, researcher.env, client_file)
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "config" / "mlflowk8s" / "credentials.json"
+    assert result.stdout == f"Signed in as {ALICE}; login stored in {path}.\n"
+    assert google.clients[DESKTOP_CLIENT] not in result.stdout + result.stderr
+    stored = json.loads(path.read_text())
+    assert (stored["client_id"], stored["email"]) == (DESKTOP_CLIENT, ALICE)
+    assert stored["refresh_token"] in google.refresh_tokens
+    token = researcher("token")
+    assert token.code == 0, token.stderr
+    assert auth.decode_claims(token.stdout.strip())["aud"] == DESKTOP_CLIENT
+
+
+def test_login_without_a_client_says_where_to_get_one(researcher: Cli) -> None:
+    result = researcher("login", "--no-browser")
+    assert result.code == 2
+    assert "--client-file" in result.stderr
+    assert "MLFLOWK8S_DESKTOP_CLIENT_ID" in result.stderr
+
+
+def test_login_refuses_a_web_client(researcher: Cli, tmp_path: Path) -> None:
+    web = write_json(tmp_path / "web.json", {"web": {"client_id": "a", "client_secret": "b"}})
+    result = researcher("login", "--client-file", str(web), "--no-browser")
+    assert result.code == 2
+    assert "not a desktop OAuth client (found web)" in result.stderr
+
+
+# --- token -------------------------------------------------------------------------------
+
+
+def test_token_without_credentials_names_the_broken_setting(cli: Cli) -> None:
+    result = cli("token", "--audience", IAP_AUDIENCE)
+    assert (result.code, result.stdout) == (1, "")
+    path = cli.lab / "no-such-credentials.json"
+    assert result.stderr.startswith(f"error: GOOGLE_APPLICATION_CREDENTIALS={path} does not exist")
+
+
+def test_token_with_nothing_at_all_says_to_log_in(researcher: Cli) -> None:
+    result = researcher("token")
+    assert result.code == 1
+    assert result.stderr == f"error: {auth.NO_CREDENTIALS_HELP}\n"
+
+
+def test_token_for_a_job_uses_the_key_and_the_audience(
+    researcher: Cli, google: GoogleStandIn, tmp_path: Path
+) -> None:
+    key = write_json(tmp_path / "key.json", google.service_account_key(ALICE_JOB))
+    researcher.env["GOOGLE_APPLICATION_CREDENTIALS"] = str(key)
+    result = researcher("token", "--audience", IAP_AUDIENCE)
+    claims = auth.decode_claims(result.stdout.strip())
+    assert (claims["email"], claims["aud"]) == (ALICE_JOB, IAP_AUDIENCE)
+    (researcher.lab / ".env").write_text(f"MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n")
+    from_lab = researcher("token")
+    assert auth.decode_claims(from_lab.stdout.strip())["aud"] == IAP_AUDIENCE
+
+
+def test_token_on_gke_comes_from_the_metadata_server(
+    researcher: Cli, google: GoogleStandIn
+) -> None:
+    metadata = MetadataStandIn(google, ALICE_JOB)
+    try:
+        researcher.env.update(metadata.env())
+        result = researcher("token", "--audience", IAP_AUDIENCE)
+        assert result.code == 0, result.stderr
+        claims = auth.decode_claims(result.stdout.strip())
+        assert (claims["email"], claims["aud"]) == (ALICE_JOB, IAP_AUDIENCE)
+        no_audience = researcher("token")
+        assert no_audience.code == 2
+        assert "needs the IAP audience" in no_audience.stderr
+    finally:
+        metadata.stop()
+
+
+# --- doctor ------------------------------------------------------------------------------
+
+
+def _checks(result: Any) -> dict[str, dict[str, str]]:
+    return {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+
+
+def test_doctor_is_happy_when_the_tenant_answers_through_iap(
+    researcher: Cli, google: GoogleStandIn, iap: IAPStandIn
+) -> None:
+    _stored_login(google, researcher)
+    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("alice"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE)
+    result = researcher("doctor", "--json")
+    checks = _checks(result)
+    assert result.code == 0, result.stdout
+    assert json.loads(result.stdout)["ok"] is True
+    assert checks["credentials"]["status"] == "ok"
+    assert checks["credentials"]["detail"].startswith(f"login {ALICE} (")
+    assert checks["tracking URI"] == {
+        "name": "tracking URI",
+        "status": "ok",
+        "detail": f"{iap.url('alice')} (token in Proxy-Authorization)",
+    }
+    assert checks["reachability"]["status"] == "ok"
+    assert checks["mlflow plugin"]["status"] == "ok"
+    assert checks["settings"]["status"] == "warn"  # a researcher needs no lab folder
+
+
+def test_doctor_says_whom_to_ask_when_iap_refuses(
+    researcher: Cli, google: GoogleStandIn, iap: IAPStandIn
+) -> None:
+    _stored_login(google, researcher)
+    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("bob"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE)
+    result = researcher("doctor")
+    assert result.code == 1
+    assert f"FAIL reachability: {iap.url('bob')}health: IAP: {ALICE} may not use this tenant" in (
+        result.stdout
+    )
+    assert f"fix: ask the lab admin: mlflowk8s grant NAME user:{ALICE}" in result.stdout
+    assert result.stdout.endswith("Fix the FAIL lines above.\n")
+
+
+def test_doctor_without_credentials_fails_and_says_what_to_do(
+    researcher: Cli, iap: IAPStandIn
+) -> None:
+    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("alice"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE)
+    result = researcher("doctor", "--json")
+    checks = _checks(result)
+    assert result.code == 1
+    assert checks["credentials"]["status"] == "fail"
+    assert "mlflowk8s login" in checks["credentials"]["detail"]
+    assert checks["reachability"]["status"] == "fail"
+    assert "IAP did not accept the token" in checks["reachability"]["detail"]
+
+
+def test_doctor_reports_a_broken_lab_file_as_a_check(researcher: Cli) -> None:
+    (researcher.lab / ".env").write_text("MLFLOW_DOMAIN=Not A Domain\n")
+    result = researcher("doctor", "--json")
+    checks = _checks(result)
+    assert result.code == 1
+    assert checks["settings"]["status"] == "fail"
+    assert "MLFLOW_DOMAIN" in checks["settings"]["detail"]
