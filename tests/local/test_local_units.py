@@ -53,7 +53,7 @@ def test_config_parses_as_supervisord_reads_it(tmp_path: Path) -> None:
     assert config.autorestart is RestartUnconditionally  # also after exit 0
     assert (config.stopasgroup, config.killasgroup) == (True, True)
     assert config.stdout_logfile == str(root / "logs" / "mlflow-alice.log")
-    assert options.server_configs[0]["file"] == str(root / "supervisor.sock")
+    assert options.server_configs[0]["file"] == str(sv.Layout(root).socket)
     assert options.identifier == f"mlflowk8s:{root}"
 
 
