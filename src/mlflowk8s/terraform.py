@@ -204,8 +204,14 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def find_terraform(environ: Mapping[str, str] | None = None) -> tuple[Path, str]:
-    """The terraform binary (``MLFLOWK8S_TERRAFORM``, else PATH) and its version."""
+def find_terraform(
+    environ: Mapping[str, str] | None = None, cache: Path | None = None
+) -> tuple[Path, str]:
+    """The terraform binary (``MLFLOWK8S_TERRAFORM``, else PATH) and its version.
+
+    ``cache`` (a small JSON file) remembers the version of a binary by path, size and
+    modification time, which saves one ``terraform version`` per command.
+    """
     environ = os.environ if environ is None else environ
     configured = environ.get(TERRAFORM_ENV)
     if configured:
@@ -220,21 +226,47 @@ def find_terraform(environ: Mapping[str, str] | None = None) -> tuple[Path, str]
                 f"{'.'.join(map(str, MIN_VERSION))} or set {TERRAFORM_ENV}"
             )
     path = Path(found)
+    stat = path.stat()
+    key = f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+    version_text = _cached_version(cache, key)
+    if version_text is None:
+        version_text = _ask_version(path, environ)
+    version = parse_version(version_text)
+    if version < MIN_VERSION:
+        raise TerraformNotFound(
+            f"{path} is Terraform {version_text}; mlflowk8s needs >= "
+            f"{'.'.join(map(str, MIN_VERSION))}"
+        )
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps({"key": key, "version": version_text}) + "\n")
+    return path, version_text
+
+
+def _cached_version(cache: Path | None, key: str) -> str | None:
+    if cache is None:
+        return None
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and data.get("key") == key and isinstance(data.get("version"), str):
+        return str(data["version"])
+    return None
+
+
+def _ask_version(path: Path, environ: Mapping[str, str]) -> str:
     try:
         proc = subprocess.run(
             [str(path), "version", "-json"],
             capture_output=True, text=True, timeout=60, env=_base_env(environ),
         )  # fmt: skip
         version_text = str(json.loads(proc.stdout)["terraform_version"])
-        version = parse_version(version_text)
+        parse_version(version_text)
     except (OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:
         raise TerraformNotFound(f"{path} does not answer `terraform version -json`") from exc
-    if version < MIN_VERSION:
-        raise TerraformNotFound(
-            f"{path} is Terraform {version_text}; mlflowk8s needs >= "
-            f"{'.'.join(map(str, MIN_VERSION))}"
-        )
-    return path, version_text
+    return version_text
 
 
 def _base_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -249,34 +281,52 @@ EventHandler = Callable[[dict[str, Any]], None]
 
 
 class _SignalForwarder:
-    """While Terraform runs: first SIGINT forwarded once, second one kills it."""
+    """While Terraform runs: the first SIGINT is forwarded once, a second one kills it.
+
+    One per process: Terraform runs started from worker threads (parallel plans) register
+    here too, while the main thread holds :func:`forwarding_signals`.
+    """
 
     def __init__(self) -> None:
-        self.process: subprocess.Popen[str] | None = None
+        self.processes: set[subprocess.Popen[str]] = set()
         self.interrupts = 0
+        self._depth = 0
         self._previous: Any = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.interrupts += 1
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            if self.interrupts == 1:
-                process.send_signal(signal.SIGINT)
-            else:
-                os.killpg(process.pid, signal.SIGKILL)
+        for process in list(self.processes):
+            if process.poll() is not None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                if self.interrupts == 1:
+                    process.send_signal(signal.SIGINT)
+                else:
+                    os.killpg(process.pid, signal.SIGKILL)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[_SignalForwarder]:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        if self._depth == 0:
+            self.interrupts = 0
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        self._depth += 1
         try:
             yield self
         finally:
-            signal.signal(signal.SIGINT, self._previous)
+            self._depth -= 1
+            if self._depth == 0:
+                signal.signal(signal.SIGINT, self._previous)
+
+
+_FORWARDER = _SignalForwarder()
+
+
+def forwarding_signals() -> contextlib.AbstractContextManager[_SignalForwarder]:
+    """Hold in the main thread while Terraform runs in worker threads."""
+    return _FORWARDER.installed()
 
 
 class Terraform:
@@ -374,8 +424,11 @@ class Terraform:
         json_ui: bool = False,
     ) -> _Run:
         """Run ``terraform ARGS`` in the root; with ``json_ui`` parse one event per line."""
-        forwarder = _SignalForwarder()
+        forwarder = _FORWARDER
         with forwarder.installed():
+            before = forwarder.interrupts
+            if before:
+                raise Interrupted(f"interrupted before terraform ({self.root_name}) started")
             try:
                 process = subprocess.Popen(
                     [str(self.binary), *args],
@@ -386,38 +439,18 @@ class Terraform:
                 )  # fmt: skip
             except OSError as exc:
                 raise OperationError(f"cannot run {self.binary}: {exc}") from exc
-            forwarder.process = process
-            stderr_chunks: list[str] = []
-            assert process.stderr is not None and process.stdout is not None
-            drain = threading.Thread(
-                target=lambda: stderr_chunks.append(process.stderr.read()),  # type: ignore[union-attr]
-                daemon=True,
-            )
-            drain.start()
-            result = _Run(code=-1)
-            stdout_lines: list[str] = []
-            noted = 0
-            for line in process.stdout:
-                if forwarder.interrupts > noted:
-                    noted = forwarder.interrupts
-                    if self.on_interrupt is not None:
-                        self.on_interrupt()
-                if not json_ui:
-                    stdout_lines.append(line)
-                    continue
-                event = _parse_event(line)
-                if event is None:
-                    stdout_lines.append(line)
-                    continue
-                _collect(result, event)
-                if on_event is not None:
-                    on_event(event)
-            result.code = process.wait()
-            drain.join(timeout=10)
+            forwarder.processes.add(process)
+            try:
+                result, stdout_lines, stderr_chunks = self._read(
+                    process, forwarder, on_event, json_ui
+                )
+            finally:
+                forwarder.processes.discard(process)
+            interrupts = forwarder.interrupts
         result.stderr = "".join(stderr_chunks)
         result.stdout_text = "".join(stdout_lines)
-        if forwarder.interrupts:
-            if forwarder.interrupts > 1:
+        if interrupts:
+            if interrupts > 1:
                 raise Interrupted(
                     f"interrupted: terraform ({self.root_name}) was killed; its state lock "
                     "may still be held (the next run names it and how to release it)"
@@ -426,6 +459,37 @@ class Terraform:
                 f"interrupted: terraform ({self.root_name}) stopped cleanly and saved its state"
             )
         return result
+
+    def _read(
+        self,
+        process: subprocess.Popen[str],
+        forwarder: _SignalForwarder,
+        on_event: EventHandler | None,
+        json_ui: bool,
+    ) -> tuple[_Run, list[str], list[str]]:
+        stderr_chunks: list[str] = []
+        assert process.stderr is not None and process.stdout is not None
+        stderr = process.stderr
+        drain = threading.Thread(target=lambda: stderr_chunks.append(stderr.read()), daemon=True)
+        drain.start()
+        result = _Run(code=-1)
+        stdout_lines: list[str] = []
+        noted = 0
+        for line in process.stdout:
+            if forwarder.interrupts > noted:
+                noted = forwarder.interrupts
+                if self.on_interrupt is not None:
+                    self.on_interrupt()
+            event = _parse_event(line) if json_ui else None
+            if event is None:
+                stdout_lines.append(line)
+                continue
+            _collect(result, event)
+            if on_event is not None:
+                on_event(event)
+        result.code = process.wait()
+        drain.join(timeout=10)
+        return result, stdout_lines, stderr_chunks
 
 
 @dataclass

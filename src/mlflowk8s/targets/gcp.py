@@ -30,6 +30,7 @@ from mlflowk8s.terraform import (
     Terraform,
     TerraformError,
     find_terraform,
+    forwarding_signals,
 )
 
 INFRA_ENV = "MLFLOWK8S_INFRA_DIR"
@@ -165,6 +166,8 @@ class GcpTarget:
         self._binary: Path | None = None
         self._roots: dict[str, Terraform] = {}
         self._progress: Progress = _NullProgress()
+        self._digest: str | None = None
+        self._noted_interrupt = False
 
     # -- set-up --------------------------------------------------------------------
     @property
@@ -181,9 +184,11 @@ class GcpTarget:
         if root in self._roots:
             return self._roots[root]
         if self._binary is None:
-            self._binary, _ = find_terraform()
+            self._binary, _ = find_terraform(cache=self.work / "terraform-version.json")
         dest = self.work / "infra"
-        digest = sync_infra(infra_dir(), dest)
+        if self._digest is None:
+            self._digest = sync_infra(infra_dir(), dest)
+        digest = self._digest
         env = dict(os.environ)
         if root == TENANTS:
             secret = self._oauth_client_secret()
@@ -209,6 +214,9 @@ class GcpTarget:
         return tf
 
     def _interrupted(self) -> None:
+        if self._noted_interrupt:
+            return
+        self._noted_interrupt = True
         self._progress.note("Ctrl-C: stopping terraform cleanly (press Ctrl-C again to kill it)")
 
     def _oauth_client_secret(self) -> str:
@@ -298,6 +306,7 @@ class GcpTarget:
         variables: dict[str, str] | None = None,
         targets: Sequence[str] = (),
         destroy: bool = False,
+        announce: bool = True,
     ) -> tuple[Path | None, list[PlannedChange]]:
         """Plan one root into its saved plan file; (None, []) when nothing changes."""
         tf = self._terraform(root)
@@ -305,7 +314,8 @@ class GcpTarget:
         verb = "planning the removal of" if destroy else "planning"
 
         def attempt(number: int) -> list[PlannedChange]:
-            self._progress.step(f"{verb} {root}")
+            if announce or number:
+                self._progress.step(f"{verb} {root}")
             follow = ApplyProgress(self._progress.advance)
             result = tf.plan(out, var_files, variables, targets, destroy, on_event=follow)
             return _relevant(result.changes)
@@ -362,22 +372,39 @@ class GcpTarget:
         rendered = self._render()
         handle = PlanHandle(user=user)
         result = Plan(handle=handle)
-        path, platform_changes = self._plan_root(PLATFORM, [rendered.platform_path])
+        # The tenants' inputs are the platform's current outputs, so both roots can be
+        # planned at the same time (each has its own state and lock).
+        outputs = self._platform_outputs()
+        if outputs:
+            self.require_apply_settings()
+            self._terraform(TENANTS)
+            handle.outputs_digest = dumps(outputs)
+        targets = [tenant_target(user)] if user else []
+        progress.step("planning platform and tenants" if outputs else "planning platform")
+        with forwarding_signals(), ThreadPoolExecutor(max_workers=2) as pool:
+            platform_job = pool.submit(
+                self._plan_root, PLATFORM, [rendered.platform_path], announce=False
+            )
+            tenants_job = None
+            if outputs:
+                tenants_job = pool.submit(
+                    self._plan_root,
+                    TENANTS,
+                    self._tenants_var_files(rendered),
+                    targets=targets,
+                    announce=False,
+                )
+            path, platform_changes = platform_job.result()
+            tenants = tenants_job.result() if tenants_job is not None else None
         handle.platform_plan, handle.platform_total = path, _count(platform_changes)
         result.changes += [Change(PLATFORM, c.action, c.address) for c in platform_changes]
-        outputs = self._platform_outputs()
-        if not outputs:
+        if tenants is None:
             result.notes.append(
                 "tenants: not planned: the platform does not exist yet "
                 "(apply creates it, then plans and applies the tenants)"
             )
             return result
-        self.require_apply_settings()
-        handle.outputs_digest = dumps(outputs)
-        targets = [tenant_target(user)] if user else []
-        path, tenant_changes = self._plan_root(
-            TENANTS, self._tenants_var_files(rendered), targets=targets
-        )
+        path, tenant_changes = tenants
         handle.tenants_planned = True
         handle.tenants_plan, handle.tenants_total = path, _count(tenant_changes)
         result.changes += [
