@@ -175,6 +175,8 @@ def test_long_runs_of_a_person_and_a_job_refresh_tokens_without_a_401(tmp_path: 
         assert iap.snapshot().get(401, 0) > before.get(401, 0)
 
         rss = {user: tenant.rss_bytes() for user, tenant in tenants.items()}
+        pss = {user: tenant.pss_bytes() for user, tenant in tenants.items()}
+        processes = {user: len(tenant.group_pids()) for user, tenant in tenants.items()}
         for user, value in rss.items():
             assert 0 < value < MAX_SERVER_RSS, (user, value)
 
@@ -196,6 +198,8 @@ def test_long_runs_of_a_person_and_a_job_refresh_tokens_without_a_401(tmp_path: 
         "tokens_seen_at_iap": refreshes,
         "tokens_issued": issued,
         "server_rss_mib": {user: round(value / 2**20) for user, value in rss.items()},
+        "server_pss_mib": {user: round(value / 2**20) for user, value in pss.items()},
+        "server_processes": processes,
         "proxied_requests": iap.stats.requests,
         "uploaded_mib": round(iap.stats.bytes_up / 2**20, 1),
     }

@@ -504,6 +504,20 @@ class Tenant:
                     total += int(line.split()[1]) * 1024
         return total
 
+    def pss_bytes(self) -> int:
+        """Proportional memory (shared pages counted once), close to what a pod's cgroup
+        is charged; the RSS sum counts the libraries parent and worker share twice."""
+        total = 0
+        for pid in self.group_pids():
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            for line in rollup.splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+        return total
+
     def stop(self) -> None:
         """Stop the whole process group (uvicorn serves from a child) and make sure of it."""
         for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 10.0)):
