@@ -303,3 +303,23 @@ def test_doctor_reports_a_broken_lab_file_as_a_check(researcher: Cli) -> None:
     assert result.code == 1
     assert checks["settings"]["status"] == "fail"
     assert "MLFLOW_DOMAIN" in checks["settings"]["detail"]
+
+
+def test_env_for_a_local_lab_prints_the_local_url(cli: Cli) -> None:
+    from mlflowk8s.targets.local import local_dir
+
+    (cli.lab / ".env").write_text("MLFLOWK8S_TARGET=local\n")
+    (cli.lab / "users.yaml").write_text("users:\n  alice:\n    members: []\n")
+    before = cli("env", "alice")
+    assert before.code == 2
+    assert "has no local server yet: run `mlflowk8s apply`" in before.stderr
+    write_json(
+        local_dir(cli.lab) / "ports.json",
+        {"version": 1, "host": "127.0.0.1", "ports": {"alice": 5123}},
+    )
+    result = cli("env", "alice")
+    assert (result.code, result.stderr) == (0, "")
+    assert result.stdout == (
+        "export MLFLOW_TRACKING_URI=http://127.0.0.1:5123/alice/\n"
+        "export MLFLOW_DISABLE_TELEMETRY=true\n"
+    )

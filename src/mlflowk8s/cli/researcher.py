@@ -148,17 +148,9 @@ def _export(shell: str, key: str, value: str) -> str:
 
 
 def _local_url(lc: LabContext, name: str) -> str:
-    from mlflowk8s.errors import MlflowK8sError, UsageError
+    from mlflowk8s.targets.local import tenant_url
 
-    try:
-        from mlflowk8s.targets import target_for
-
-        for tenant in target_for(lc).status(check_health=False).tenants:
-            if tenant.name == name:
-                return tenant.url
-    except (ImportError, MlflowK8sError) as exc:
-        raise UsageError(f"cannot tell the local URL of {name}: {exc}") from exc
-    raise UsageError(f"no local server for {name}: run `mlflowk8s apply` first")
+    return tenant_url(lc.lab_dir, name, lc.env)
 
 
 def env(
