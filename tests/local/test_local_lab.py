@@ -134,7 +134,7 @@ def test_taken_port_supervisord_down_orphans_and_purge(local_lab: LocalLab) -> N
         assert f"Port {dave_port} of dave is in use by another program" in plan["notes"][1]
         failed = lab.cli("apply", "--yes")
     assert failed.code == 1
-    assert f"port {dave_port} (dave) already in use by another program" in failed.stderr
+    assert f"already in use by another program: port {dave_port} (dave);" in failed.stderr
     assert "nothing was started" in failed.stderr
     assert not lab_pids(lab.root)
     assert (lab.root / "ports.json").read_text() == ports_before
@@ -158,9 +158,23 @@ def test_taken_port_supervisord_down_orphans_and_purge(local_lab: LocalLab) -> N
     assert [(c["action"], c["user"]) for c in plan["changes"]] == [
         ("start", "dave"), ("start", "erin"),
     ]  # fmt: skip
+    assert "4 process(es) of this lab run without supervisord" in plan["notes"][1]
     lab.ok("apply", "--yes")
     assert not orphans & lab_pids(lab.root)
     assert all(t["healthy"] for t in lab.tenants().values())
+
+    # A changed program (here: dave's port edited by hand) restarts; erin keeps her processes.
+    erin = lab.pids("erin")
+    ports = json.loads((lab.root / "ports.json").read_text())
+    ports["ports"]["dave"] = new_port = lab.base_port + 5
+    (lab.root / "ports.json").write_text(json.dumps(ports))
+    plan = json.loads(lab.ok("plan", "--json").stdout)
+    assert [(c["action"], c["user"]) for c in plan["changes"]] == [("restart", "dave")]
+    lab.ok("apply", "--yes")
+    assert lab.tenants()["dave"]["url"] == f"http://127.0.0.1:{new_port}/dave/"
+    assert lab.tenants()["dave"]["healthy"] is True
+    assert health(f"http://127.0.0.1:{dave_port}/dave/") is None
+    assert lab.pids("erin") == erin
 
     # --purge stops erin now and deletes her data; dave is untouched.
     dave = lab.pids("dave")
@@ -174,5 +188,5 @@ def test_taken_port_supervisord_down_orphans_and_purge(local_lab: LocalLab) -> N
     assert not lab_pids(lab.root)
     assert not (lab.root / "data").exists()
     assert json.loads((lab.root / "ports.json").read_text())["ports"] == {
-        "dave": dave_port, "erin": dave_port + 1,
+        "dave": new_port, "erin": dave_port + 1,
     }  # fmt: skip

@@ -327,10 +327,18 @@ class LocalTarget:
                 "supervisord is not running: apply starts it, and with it the server of "
                 "every active user."
             )
-        for name, port in self._taken_ports(desired, diff, live):
+        orphans = [] if diff.daemon_running else sv.lab_processes(self.layout)
+        if orphans:
             notes.append(
-                f"Port {port} of {name} is in use by another program: apply fails until it is free."
+                f"{len(orphans)} process(es) of this lab run without supervisord (it died): "
+                "apply ends them first."
             )
+        else:
+            for name, port in self._taken_ports(desired, diff, live):
+                notes.append(
+                    f"Port {port} of {name} is in use by another program: apply fails until "
+                    "it is free."
+                )
         return Plan(changes=changes, notes=notes, handle=PlanHandle(desired.config))
 
     @staticmethod
@@ -354,7 +362,7 @@ class LocalTarget:
             if taken:
                 listed = ", ".join(f"port {port} ({name})" for name, port in taken)
                 raise OperationError(
-                    f"{listed} already in use by another program; nothing was started. "
+                    f"already in use by another program: {listed}; nothing was started. "
                     "Stop that program (find it with `ss -ltnp`) and run apply again: "
                     "each user keeps its port."
                 )
