@@ -194,3 +194,38 @@ def test_sync_infra_mirrors_sources_and_keeps_the_labs_lock_file(tmp_path: Path)
     assert json.dumps(sorted(p.name for p in (dest / "platform" / ".terraform").iterdir())) == (
         '["keep.tf"]'
     )
+
+
+def test_probe_reads_health_without_following_iaps_redirect() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mlflowk8s.targets.base import TenantStatus
+    from mlflowk8s.targets.gcp import probe_all
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            code = {"/alice/health": 200, "/bob/health": 302, "/carol/health": 503}
+            self.send_response(code.get(self.path, 404))
+            if self.path == "/bob/health":
+                self.send_header("Location", "https://accounts.google.com/o/oauth2/v2/auth")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        tenants = [TenantStatus(name, f"{base}/{name}/") for name in ("alice", "bob", "carol")]
+        tenants.append(TenantStatus("dave", "http://127.0.0.1:9/dave/"))  # nothing listens
+        probe_all(tenants)
+    finally:
+        server.shutdown()
+    assert [(t.name, t.healthy, t.health_note) for t in tenants] == [
+        ("alice", True, None),
+        ("bob", None, "behind IAP"),
+        ("carol", False, "HTTP 503"),
+        ("dave", None, "unreachable"),
+    ]
