@@ -40,8 +40,8 @@ from tests.support.iap_standin import GoogleStandIn, IAPStandIn, Tenant, start_t
 
 pytestmark = pytest.mark.slow
 
-LIFETIME = 4  # seconds an ID token lives
-LONG_RUN_SECONDS = 3 * LIFETIME + 3
+LIFETIME = 5  # seconds an ID token lives
+LONG_RUN_SECONDS = 3 * LIFETIME + 2
 ARTIFACT_MIB = 5
 MAX_SERVER_RSS = 1024**3  # DESIGN.md measured ~360 MB with the tenant flags, 1.7 GB without
 
@@ -91,6 +91,24 @@ def test_long_runs_of_a_person_and_a_job_refresh_tokens_without_a_401(tmp_path: 
         stack.callback(iap.stop)
         servers_up = time.monotonic() - started
 
+        # Jobs: service-account keys whose token_uri is the stand-in.
+        alice_key = write_json(tmp_path / "alice-job.json", google.service_account_key(ALICE_JOB))
+        bob_key = write_json(tmp_path / "bob-job.json", google.service_account_key(BOB_JOB))
+
+        def env_for(user: str, **credentials: str) -> dict[str, str]:
+            return base_env(
+                tmp_path / f"home-{user}-{len(credentials)}",
+                MLFLOW_TRACKING_URI=iap.url(user),
+                MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE,
+                MLFLOW_DISABLE_TELEMETRY="true",
+                **credentials,
+            )
+
+        # Bob's job logs a run of its own meanwhile (alice must never see it).
+        pool = stack.enter_context(ThreadPoolExecutor(2))
+        bob_env = env_for("bob", GOOGLE_APPLICATION_CREDENTIALS=str(bob_key))
+        seeding = pool.submit(_client, bob_env, "seed", "bob-exp")
+
         # A person: `mlflowk8s login` once (the real loopback flow, against the stand-in).
         google.consent_email = ALICE
         client_file = write_json(
@@ -105,38 +123,22 @@ def test_long_runs_of_a_person_and_a_job_refresh_tokens_without_a_401(tmp_path: 
         assert stored.stat().st_mode & 0o777 == 0o600
         assert google.clients[DESKTOP_CLIENT] not in signed_in.stdout + signed_in.stderr
 
-        # Jobs: service-account keys whose token_uri is the stand-in.
-        alice_key = write_json(tmp_path / "alice-job.json", google.service_account_key(ALICE_JOB))
-        bob_key = write_json(tmp_path / "bob-job.json", google.service_account_key(BOB_JOB))
-
-        def env_for(user: str, **credentials: str) -> dict[str, str]:
-            return base_env(
-                tmp_path / f"home-{user}-{len(credentials)}",
-                MLFLOW_TRACKING_URI=iap.url(user),
-                MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE,
-                MLFLOW_DISABLE_TELEMETRY="true",
-                **credentials,
-            )
-
-        seeded = _result(
-            _client(env_for("bob", GOOGLE_APPLICATION_CREDENTIALS=str(bob_key)), "seed", "bob-exp")
-        )
+        seeded = _result(seeding.result())
         assert seeded["run_id"]
 
         # The long runs: the person and the job log to alice at the same time.
         before = iap.snapshot()
-        with ThreadPoolExecutor(2) as pool:
-            person = pool.submit(
-                _client,
-                env_for("alice", XDG_CONFIG_HOME=str(config_home)),
-                "long", "person-exp", str(LONG_RUN_SECONDS), str(ARTIFACT_MIB),
-            )  # fmt: skip
-            job = pool.submit(
-                _client,
-                env_for("alice", GOOGLE_APPLICATION_CREDENTIALS=str(alice_key)),
-                "long", "job-exp", str(LONG_RUN_SECONDS), str(ARTIFACT_MIB),
-            )  # fmt: skip
-            results = {"person": _result(person.result()), "job": _result(job.result())}
+        person = pool.submit(
+            _client,
+            env_for("alice", XDG_CONFIG_HOME=str(config_home)),
+            "long", "person-exp", str(LONG_RUN_SECONDS), str(ARTIFACT_MIB),
+        )  # fmt: skip
+        job = pool.submit(
+            _client,
+            env_for("alice", GOOGLE_APPLICATION_CREDENTIALS=str(alice_key)),
+            "long", "job-exp", str(LONG_RUN_SECONDS), str(ARTIFACT_MIB),
+        )  # fmt: skip
+        results = {"person": _result(person.result()), "job": _result(job.result())}
         after = iap.snapshot()
         rejected = {code: after.get(code, 0) - before.get(code, 0) for code in (401, 403)}
         assert rejected == {401: 0, 403: 0}, iap.stats.rejected
@@ -162,16 +164,17 @@ def test_long_runs_of_a_person_and_a_job_refresh_tokens_without_a_401(tmp_path: 
             assert refreshes[email] >= 4, (refreshes, issued)
 
         # Bob's data stays bob's: alice's credentials are refused at /bob/ (403).
-        denied = _client(env_for("bob", XDG_CONFIG_HOME=str(config_home)), "probe")
+        # ... and, with no credentials at all, a clear error (once) and IAP saw no token.
+        before = iap.snapshot()
+        denying = pool.submit(_client, env_for("bob", XDG_CONFIG_HOME=str(config_home)), "probe")
+        nothing = _client(env_for("alice"), "probe")
+        denied = denying.result()
         assert denied.returncode != 0
         assert "403" in denied.stderr
-
-        # No credentials at all: a clear error, and IAP saw no token.
-        before = iap.snapshot()
-        nothing = _client(env_for("alice"), "probe")
         assert nothing.returncode != 0
-        assert "mlflowk8s login" in nothing.stderr
+        assert nothing.stderr.count("run `mlflowk8s login`") == 1, nothing.stderr
         assert "GOOGLE_APPLICATION_CREDENTIALS" in nothing.stderr
+        assert "Invalid IAP credentials: empty token" in nothing.stderr
         assert iap.snapshot().get(401, 0) > before.get(401, 0)
 
         rss = {user: tenant.rss_bytes() for user, tenant in tenants.items()}

@@ -361,15 +361,16 @@ class IAPStandIn:
         with self._lock:
             return dict(self.stats.statuses)
 
-    def _verify(self, headers: Any) -> tuple[str | None, str]:
-        """(email, why): email None means 401."""
+    def _verify(self, headers: Any) -> tuple[str | None, str, str]:
+        """(email, why, header): email None means 401; header is the one that carried
+        the token (IAP consumes it; the other one goes on to the server untouched)."""
         for name in ("Proxy-Authorization", "Authorization"):
             value = headers.get(name, "")
             if value.startswith("Bearer "):
                 token = value[len("Bearer ") :].strip()
                 break
         else:
-            return None, "Invalid IAP credentials: empty token"
+            return None, "Invalid IAP credentials: empty token", ""
         try:
             key = self._jwks.get_signing_key_from_jwt(token)
             claims = jwt.decode(
@@ -381,11 +382,11 @@ class IAPStandIn:
                 options={"require": ["exp", "iat", "aud", "iss", "email"]},
             )
         except jwt.PyJWTError as exc:
-            return None, f"Invalid IAP credentials: {exc}"
+            return None, f"Invalid IAP credentials: {exc}", name
         email = str(claims["email"])
         with self._lock:
             self.stats.tokens[email].add(token)
-        return email, ""
+        return email, "", name
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         proxy = self
@@ -401,27 +402,27 @@ class IAPStandIn:
                         proxy.stats.rejected.append((status, self.path, why))
 
             def _handle(self) -> None:
-                body = _read_body(self)
+                # Verdict on arrival, as IAP does: a token that expires while a large body
+                # streams in is not a reason to reject the request.
                 user = urlsplit(self.path).path.split("/")[1]
                 port = proxy.backends.get(user)
+                email, why, carrier = proxy._verify(self.headers)
+                status = 0
                 if port is None:
-                    self._finish(404, "no such tenant")
-                    _reply(self, 404, b"Not Found", "text/plain")
-                    return
-                email, why = proxy._verify(self.headers)
-                if email is None:
-                    self._finish(401, why)
-                    _reply(self, 401, why.encode(), "text/plain")
-                    return
-                if email not in proxy.access.get(user, set()):
-                    why = f"{email} may not access /{user}/"
-                    self._finish(403, why)
-                    _reply(self, 403, why.encode(), "text/plain")
+                    status, why = 404, "no such tenant"
+                elif email is None:
+                    status = 401
+                elif email not in proxy.access.get(user, set()):
+                    status, why = 403, f"{email} may not access /{user}/"
+                body = _read_body(self)
+                if status or port is None:
+                    self._finish(status, why)
+                    _reply(self, status, why.encode(), "text/plain")
                     return
                 headers = {
                     k: v
                     for k, v in self.headers.items()
-                    if k.lower() not in HOP_BY_HOP and k.lower() != "authorization"
+                    if k.lower() not in HOP_BY_HOP and k.lower() != carrier.lower()
                 }
                 headers["X-Goog-Authenticated-User-Email"] = f"accounts.google.com:{email}"
                 headers["X-Forwarded-For"] = self.client_address[0]
