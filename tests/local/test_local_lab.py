@@ -62,6 +62,7 @@ def test_tenants_start_isolate_restart_retire_and_destroy(local_lab: LocalLab) -
     assert bob == {"experiments": ["Default"], "runs": [], "found": False,
                    "error": "RESOURCE_DOES_NOT_EXIST"}  # fmt: skip
     data = lab.root / "data"
+    assert lab.root.stat().st_mode & 0o777 == 0o700
     assert (data / "alice" / "mlflow.db").is_file()
     assert len(list((data / "alice" / "artifacts").rglob("note.txt"))) == 1
     assert not list((data / "bob" / "artifacts").rglob("*.txt"))
@@ -170,6 +171,13 @@ def test_taken_port_supervisord_down_orphans_and_purge(local_lab: LocalLab) -> N
     (lab.root / "ports.json").write_text(json.dumps(ports))
     plan = json.loads(lab.ok("plan", "--json").stdout)
     assert [(c["action"], c["user"]) for c in plan["changes"]] == [("restart", "dave")]
+    with socket.socket() as squatter:  # the new port is checked before dave is stopped
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", new_port))
+        squatter.listen()
+        failed = lab.cli("apply", "--yes")
+    assert failed.code == 1 and f"port {new_port} (dave)" in failed.stderr
+    assert health(f"http://127.0.0.1:{dave_port}/dave/") == 200
     lab.ok("apply", "--yes")
     assert lab.tenants()["dave"]["url"] == f"http://127.0.0.1:{new_port}/dave/"
     assert lab.tenants()["dave"]["healthy"] is True

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -172,12 +172,28 @@ class _Desired:
     config: str
 
 
+@dataclass
+class _Applied:
+    """What each running program was started with: its config digest and port."""
+
+    programs: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def record(self, name: str, digest: str, port: int) -> None:
+        self.programs[name], self.ports[name] = digest, port
+
+    def forget(self, name: str) -> bool:
+        self.ports.pop(name, None)
+        return self.programs.pop(name, None) is not None
+
+
 @dataclass(frozen=True)
 class _Diff:
     start: list[str]
     restart: list[str]
     stop: list[str]
     daemon_running: bool
+    moved: list[str] = field(default_factory=list)  # restarts onto another port
 
     @property
     def empty(self) -> bool:
@@ -217,15 +233,19 @@ class LocalTarget:
     def applied_file(self) -> Path:
         return self.root / "applied.json"
 
-    def _read_applied(self) -> dict[str, str]:
+    def _read_applied(self) -> _Applied:
         try:
             data = json.loads(self.applied_file.read_text(encoding="utf-8"))
-            return {str(k): str(v) for k, v in data["programs"].items()}
+            return _Applied(
+                {str(k): str(v) for k, v in data["programs"].items()},
+                {str(k): int(v) for k, v in data["ports"].items()},
+            )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return {}  # unknown: every running program then counts as changed
+            return _Applied()  # unknown: every running program then counts as changed
 
-    def _write_applied(self, applied: dict[str, str]) -> None:
-        write_atomic(self.applied_file, _dump({"version": 1, "programs": applied}))
+    def _write_applied(self, applied: _Applied) -> None:
+        data = {"version": 1, "programs": applied.programs, "ports": applied.ports}
+        write_atomic(self.applied_file, _dump(data))
 
     # -- rendering ----------------------------------------------------------------------
     def _require_tools(self) -> Path:
@@ -268,7 +288,7 @@ class LocalTarget:
         self, desired: _Desired, live: dict[str, sv.ProcessInfo], daemon_running: bool,
         user: str | None,
     ) -> _Diff:  # fmt: skip
-        applied = self._read_applied() if daemon_running else {}
+        applied = self._read_applied() if daemon_running else _Applied()
         start: list[str] = []
         restart: list[str] = []
         stop: list[str] = []
@@ -279,7 +299,7 @@ class LocalTarget:
             info = live.get(program.name)
             if info is None:
                 start.append(name)
-            elif applied.get(name) != sv.section_digest(program):
+            elif applied.programs.get(name) != sv.section_digest(program):
                 restart.append(name)
             elif info.state in sv.DEAD_STATES:
                 start.append(name)
@@ -289,15 +309,20 @@ class LocalTarget:
                 continue
             if (user is None or name == user) and info.state in sv.RUNNING_STATES:
                 stop.append(name)
-        return _Diff(sorted(start), sorted(restart), sorted(stop), daemon_running)
+        moved = [n for n in restart if applied.ports.get(n) != desired.ports[n]]
+        return _Diff(sorted(start), sorted(restart), sorted(stop), daemon_running, moved)
 
     def _taken_ports(
         self, desired: _Desired, diff: _Diff, live: dict[str, sv.ProcessInfo]
     ) -> list[tuple[str, int]]:
-        """Ports of servers about to start that another program listens on."""
+        """Ports of servers about to start that another program listens on.
+
+        A running server holds its own port until it restarts, unless it moves to another.
+        """
         starting = [
             name for name in (*diff.start, *diff.restart)
             if live.get(program_name(name), _DEAD).state not in sv.RUNNING_STATES
+            or name in diff.moved
         ]  # fmt: skip
         return [
             (name, desired.ports[name])
@@ -366,6 +391,9 @@ class LocalTarget:
                     "Stop that program (find it with `ss -ltnp`) and run apply again: "
                     "each user keeps its port."
                 )
+            # Other accounts on a shared machine must not read the tenants' data or logs.
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.root.chmod(0o700)
             write_atomic(
                 self.ports_file,
                 _dump({"version": 1, "host": desired.host, "ports": desired.ports}),
@@ -386,7 +414,10 @@ class LocalTarget:
         if not diff.daemon_running:
             progress.step("starting supervisord")
             self.supervisor.start_daemon()
-            self._write_applied(digests)
+            started = _Applied()
+            for name in desired.programs:
+                started.record(name, digests[name], desired.ports[name])
+            self._write_applied(started)
             return sorted(desired.programs)
         applied = self._read_applied()
         progress.step("updating supervisord (supervisorctl reread + update)")
@@ -396,13 +427,13 @@ class LocalTarget:
         for name in diff.stop:
             progress.advance(done, total, f"stopping {name}")
             self.supervisor.remove_group(program_name(name))
-            applied.pop(name, None)
+            applied.forget(name)
             done += 1
         for name in diff.restart:
             progress.advance(done, total, f"restarting {name}")
             self.supervisor.remove_group(program_name(name))
             self.supervisor.add_group(program_name(name))
-            applied[name] = digests[name]
+            applied.record(name, digests[name], desired.ports[name])
             done += 1
         for name in diff.start:
             progress.advance(done, total, f"starting {name}")
@@ -410,7 +441,7 @@ class LocalTarget:
                 self.supervisor.start_group(program_name(name))
             else:
                 self.supervisor.add_group(program_name(name))
-            applied[name] = digests[name]
+            applied.record(name, digests[name], desired.ports[name])
             done += 1
         self._write_applied(applied)
         return sorted([*diff.start, *diff.restart])
@@ -521,7 +552,7 @@ class LocalTarget:
                 self.supervisor.remove_group(program_name(name))
             sv.end_processes(sv.lab_processes(self.layout, program_name(name)))
             applied = self._read_applied()
-            if applied.pop(name, None) is not None:
+            if applied.forget(name):
                 self._write_applied(applied)
             shutil.rmtree(self.data_dir / name, ignore_errors=True)
 
