@@ -16,6 +16,10 @@ from mlflowk8s.errors import MlflowK8sError
 
 Check = dict[str, str]
 HTTP_TIMEOUT_SECONDS = 10.0
+# Terraform cannot turn these on itself (DESIGN.md, "Nodes"): the admin must.
+REQUIRED_APIS = ("serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com")
+SERVICE_USAGE_ENDPOINT = "https://serviceusage.googleapis.com"
+ENV_SERVICE_USAGE_ENDPOINT = "MLFLOWK8S_SERVICE_USAGE_ENDPOINT"  # tests point it at a fake
 
 
 def _check(name: str, status: str, detail: str, fix: str = "") -> Check:
@@ -72,6 +76,54 @@ def _terraform(admin: bool) -> Check:
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         return _check("terraform", "fail", f"{path} does not run: {exc}", "reinstall Terraform")
     return _check("terraform", "ok", f"Terraform {version} ({path})")
+
+
+def _apis(project: str, env: Mapping[str, str]) -> Check:
+    """Are the APIs on that Terraform needs before it can enable the others?"""
+    import google.auth
+    import google.auth.exceptions
+    import requests
+    from google.auth.transport.requests import AuthorizedSession
+
+    enable = f"gcloud services enable {' '.join(REQUIRED_APIS)} --project {project}"
+    try:
+        credentials, _ = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+    except google.auth.exceptions.GoogleAuthError as exc:
+        return _check(
+            "google apis", "fail", f"no Google credentials for admin work ({exc})",
+            "gcloud auth application-default login",
+        )  # fmt: skip
+    endpoint = env.get(ENV_SERVICE_USAGE_ENDPOINT) or SERVICE_USAGE_ENDPOINT
+    session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+    off = []
+    for api in REQUIRED_APIS:
+        url = f"{endpoint}/v1/projects/{project}/services/{api}"
+        try:
+            response = session.get(url, timeout=HTTP_TIMEOUT_SECONDS)
+        except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
+            return _check(
+                "google apis", "fail", f"cannot ask Service Usage about {project}: {exc}",
+                "check the network and `gcloud auth application-default login`",
+            )  # fmt: skip
+        if response.status_code == 200:
+            if response.json().get("state") != "ENABLED":
+                off.append(api)
+        elif response.status_code == 403 and "SERVICE_DISABLED" in response.text:
+            return _check(
+                "google apis", "fail", f"the Service Usage API is off in {project}", enable
+            )
+        else:
+            return _check(
+                "google apis", "fail",
+                f"Service Usage answered HTTP {response.status_code} for project {project}",
+                "check GCP_PROJECT and that you may view its services "
+                "(roles/serviceusage.serviceUsageViewer)",
+            )  # fmt: skip
+    if off:
+        return _check("google apis", "fail", f"off in {project}: {', '.join(off)}", enable)
+    return _check("google apis", "ok", f"{', '.join(REQUIRED_APIS)} are on in {project}")
 
 
 def _plugin() -> Check:
@@ -190,6 +242,9 @@ def run_checks(
     checks = [settings_check]
     admin = settings is not None and settings.target == "gcp"
     checks.append(_terraform(admin))
+    project = settings.get("GCP_PROJECT") if admin else None
+    if project:
+        checks.append(_apis(project, env))
     checks.append(_plugin())
     tracking_check, config = _tracking(env)
     checks.append(tracking_check)

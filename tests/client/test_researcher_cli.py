@@ -23,7 +23,12 @@ from tests.client.helpers import (
     write_json,
 )
 from tests.conftest import Cli
-from tests.support.iap_standin import GoogleStandIn, IAPStandIn, MetadataStandIn
+from tests.support.iap_standin import (
+    GoogleStandIn,
+    IAPStandIn,
+    MetadataStandIn,
+    ServiceUsageStandIn,
+)
 
 DOMAIN = "mlflow.lab.org"
 
@@ -323,3 +328,62 @@ def test_env_for_a_local_lab_prints_the_local_url(cli: Cli) -> None:
         "export MLFLOW_TRACKING_URI=http://127.0.0.1:5123/alice/\n"
         "export MLFLOW_DISABLE_TELEMETRY=true\n"
     )
+
+
+ADMIN_ENV = (
+    "GCP_PROJECT=lab-project\nGCP_REGION=europe-west1\nMLFLOW_DOMAIN=mlflow.lab.org\n"
+    "TF_GCS_BUCKET=lab-tfstate\nMLFLOW_GCS_BUCKET=lab-artifacts\n"
+)
+APIS = "serviceusage.googleapis.com cloudresourcemanager.googleapis.com"
+
+
+@pytest.mark.parametrize(
+    ("enabled", "status", "detail"),
+    [
+        (
+            {"serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com"},
+            "ok",
+            "serviceusage.googleapis.com, cloudresourcemanager.googleapis.com are on in "
+            "lab-project",
+        ),
+        (
+            {"serviceusage.googleapis.com"},
+            "fail",
+            "off in lab-project: cloudresourcemanager.googleapis.com",
+        ),
+        (set(), "fail", "the Service Usage API is off in lab-project"),
+    ],
+)
+def test_doctor_for_an_admin_checks_the_apis_terraform_cannot_enable(
+    researcher: Cli,
+    google: GoogleStandIn,
+    tmp_path: Path,
+    enabled: set[str],
+    status: str,
+    detail: str,
+) -> None:
+    usage = ServiceUsageStandIn(google, enabled)
+    try:
+        key = write_json(tmp_path / "admin.json", google.service_account_key(ALICE_JOB))
+        (researcher.lab / ".env").write_text(ADMIN_ENV)
+        researcher.env.update(
+            GOOGLE_APPLICATION_CREDENTIALS=str(key),
+            MLFLOWK8S_SERVICE_USAGE_ENDPOINT=usage.endpoint,
+        )
+        result = researcher("doctor", "--json")
+    finally:
+        usage.stop()
+    check = _checks(result)["google apis"]
+    assert (check["status"], check["detail"]) == (status, detail)
+    if status == "fail":
+        assert result.code == 1
+        assert check["fix"] == f"gcloud services enable {APIS} --project lab-project"
+
+
+def test_doctor_for_an_admin_without_google_credentials_says_how_to_log_in(cli: Cli) -> None:
+    (cli.lab / ".env").write_text(ADMIN_ENV)
+    result = cli("doctor", "--json")
+    check = _checks(result)["google apis"]
+    assert result.code == 1
+    assert check["status"] == "fail"
+    assert check["fix"] == "gcloud auth application-default login"

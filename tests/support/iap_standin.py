@@ -125,6 +125,7 @@ class GoogleStandIn:
         self._codes: dict[str, dict[str, str]] = {}
         self.consent_email: str | None = None  # who "signs in" on the consent page
         self.issued: list[Issued] = []
+        self.access_tokens: dict[str, str] = {}  # access token -> service account
         self._server = _serve(self._handler())
 
     @property
@@ -237,8 +238,10 @@ class GoogleStandIn:
             except (KeyError, jwt.PyJWTError) as exc:
                 return 400, {"error": "invalid_grant", "error_description": str(exc)}
             target = claims.get("target_audience")
-            if not target:
-                return 400, {"error": "invalid_request", "error_description": "no audience"}
+            if not target:  # an OAuth access token (for Google APIs), not an ID token
+                access = secrets.token_urlsafe(24)
+                self.access_tokens[access] = issuer
+                return 200, {"access_token": access, "expires_in": 3600, "token_type": "Bearer"}
             return 200, {"id_token": self.id_token(issuer, target, grant)}
         if grant == "authorization_code":
             code = self._codes.pop(form.get("code", ""), None)
@@ -613,6 +616,57 @@ class MetadataStandIn:
                     _reply(self, 200, token.encode(), "text/plain", flavor)
                 else:
                     _reply(self, 404, b"Not Found", "text/plain", flavor)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+class ServiceUsageStandIn:
+    """Service Usage's ``services.get``: which APIs are on in a project."""
+
+    def __init__(self, google: GoogleStandIn, enabled: set[str]) -> None:
+        self.google = google
+        self.enabled = enabled
+        self._server = _serve(self._handler())
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        usage = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                if token not in usage.google.access_tokens:
+                    _reply(self, 401, b'{"error": {"code": 401}}')
+                    return
+                # /v1/projects/P/services/API
+                parts = urlsplit(self.path).path.split("/")
+                project, api = parts[3], parts[5]
+                if "serviceusage.googleapis.com" not in usage.enabled:
+                    body = {
+                        "error": {
+                            "code": 403,
+                            "message": f"Service Usage API has not been used in project "
+                            f"{project} before or it is disabled.",
+                            "details": [{"reason": "SERVICE_DISABLED"}],
+                        }
+                    }
+                    _reply(self, 403, json.dumps(body).encode())
+                    return
+                state = "ENABLED" if api in usage.enabled else "DISABLED"
+                info = {"name": f"projects/{project}/services/{api}", "state": state}
+                _reply(self, 200, json.dumps(info).encode())
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

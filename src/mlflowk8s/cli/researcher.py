@@ -205,7 +205,10 @@ def token(
         ),
     ] = None,
 ) -> None:
-    """Print an IAP ID token, e.g. curl -H "Proxy-Authorization: Bearer $(mlflowk8s token)"."""
+    """Print an IAP ID token for curl and scripts.
+
+    Example: curl -H "Proxy-Authorization: Bearer $(mlflowk8s token)" https://DOMAIN/NAME/health
+    """
     from mlflowk8s import auth
 
     lc = lab(ctx)
