@@ -55,8 +55,18 @@ def test_destroy_retires_tenants_removes_the_cluster_and_keeps_the_data(tf_lab: 
         for user in ("alice", "bob")
         for name in ("database", "managed_folder", "service_account")
     ]
-    assert tf_lab.addresses("tenants") == [*kept, "terraform_data.oauth_secret"]
-    # users.yaml still lists them as active: the next apply brings the lab back.
+    assert tf_lab.addresses("tenants") == [
+        *kept, "terraform_data.cluster_connection", "terraform_data.oauth_secret"
+    ]
+    # users.yaml still lists them as active: the next apply brings the lab back. Its plan
+    # cannot plan the tenants (no cluster to ask): apply plans them after the platform.
+    plan = tf_lab("plan")
+    assert plan.code == 0, plan.stderr
+    assert plan.stdout.splitlines()[1] == (
+        "tenants: not planned: Resource precondition failed: Get "
+        '"https://10.0.0.2/api": dial tcp 10.0.0.2:443: connect: connection refused '
+        "(apply plans them after applying the platform's changes)"
+    )
     again = tf_lab("apply", "--yes")
     assert again.code == 0, again.stderr
     assert 'module.gke.terraform_data.piece["cluster"]' in tf_lab.addresses("platform")

@@ -278,17 +278,17 @@ class GcpTarget:
         return path
 
     # -- retries -------------------------------------------------------------------
-    def _retrying(self, root: str, attempt: Callable[[int], T]) -> T:
-        """Run ``attempt(n)``; transient Terraform errors are retried RETRIES times."""
+    def _retrying(self, root: str, attempt: Callable[[int], T], retries: int = RETRIES) -> T:
+        """Run ``attempt(n)``; transient Terraform errors are retried ``retries`` times."""
         base = float(os.environ.get(RETRY_DELAY_ENV, DEFAULT_RETRY_DELAY))
         number = 0
         while True:
             try:
                 return attempt(number)
             except TerraformError as exc:
-                if not exc.transient:
+                if not exc.transient or not retries:
                     raise
-                if number >= RETRIES:
+                if number >= retries:
                     raise OperationError(f"{exc} (still failing after {RETRIES} retries)") from exc
                 number += 1
                 delay = base * 2 ** (number - 1)
@@ -307,6 +307,7 @@ class GcpTarget:
         targets: Sequence[str] = (),
         destroy: bool = False,
         announce: bool = True,
+        retries: int = RETRIES,
     ) -> tuple[Path | None, list[PlannedChange]]:
         """Plan one root into its saved plan file; (None, []) when nothing changes."""
         tf = self._terraform(root)
@@ -320,7 +321,7 @@ class GcpTarget:
             result = tf.plan(out, var_files, variables, targets, destroy, on_event=follow)
             return _relevant(result.changes)
 
-        changes = self._retrying(root, attempt)
+        changes = self._retrying(root, attempt, retries)
         return (out if changes else None), changes
 
     def _apply_root(
@@ -393,17 +394,38 @@ class GcpTarget:
                     self._tenants_var_files(rendered),
                     targets=targets,
                     announce=False,
+                    retries=0,  # retried below, once the platform plan is known
                 )
             path, platform_changes = platform_job.result()
-            tenants = tenants_job.result() if tenants_job is not None else None
+            tenants_error: TerraformError | None = None
+            tenants = None
+            if tenants_job is not None:
+                try:
+                    tenants = tenants_job.result()
+                except TerraformError as exc:
+                    tenants_error = exc
         handle.platform_plan, handle.platform_total = path, _count(platform_changes)
         result.changes += [Change(PLATFORM, c.action, c.address) for c in platform_changes]
-        if tenants is None:
+        if tenants_job is None:
             result.notes.append(
                 "tenants: not planned: the platform does not exist yet "
                 "(apply creates it, then plans and applies the tenants)"
             )
             return result
+        if tenants_error is not None:
+            if platform_changes:
+                # E.g. no cluster to ask after `destroy`: the platform apply brings it back.
+                first = tenants_error.result.errors[:1]
+                reason = first[0].text() if first else str(tenants_error)
+                result.notes.append(
+                    f"tenants: not planned: {reason} "
+                    "(apply plans them after applying the platform's changes)"
+                )
+                return result
+            if not tenants_error.transient:
+                raise tenants_error
+            tenants = self._plan_root(TENANTS, self._tenants_var_files(rendered), targets=targets)
+        assert tenants is not None
         path, tenant_changes = tenants
         handle.tenants_planned = True
         handle.tenants_plan, handle.tenants_total = path, _count(tenant_changes)
