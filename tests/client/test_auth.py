@@ -326,3 +326,28 @@ def test_mlflow_finds_the_plugin_through_its_entry_point() -> None:
     from mlflow.tracking.request_header.registry import _request_header_provider_registry
 
     assert any(isinstance(p, IAPRequestHeaderProvider) for p in _request_header_provider_registry)
+
+
+def test_a_forked_child_gets_its_own_token_cache(
+    google: GoogleStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DataLoader workers and multiprocessing fork: a lock held mid-refresh must not be
+    inherited."""
+    import os
+
+    auth.save_login(_login(google))
+    monkeypatch.setattr(auth, "_provider", auth.TokenProvider())
+    parent = auth.provider()
+    parent.token(None)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            child = auth.provider()
+            fresh = child is not parent and not child._caches
+            os.write(write, b"1" if fresh else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert auth.provider() is parent

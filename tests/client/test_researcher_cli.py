@@ -159,10 +159,22 @@ def test_env_checks_the_name_against_the_lab(cli: Cli) -> None:
     assert "--shell 'tcsh' is not one of: bash, fish, powershell" in wrong_shell.stderr
 
 
-def test_env_needs_the_domain(cli: Cli) -> None:
+def test_env_needs_the_domain_from_the_lab_or_the_command_line(cli: Cli) -> None:
     result = cli("env", "alice")
-    assert result.code == 2
-    assert "MLFLOW_DOMAIN" in result.stderr and "mlflowk8s init" in result.stderr
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr.startswith(
+        "error: no lab domain: run in the lab folder (or --lab-dir DIR), or pass --domain"
+    )
+    given = cli("env", "alice", "--domain", DOMAIN, "--audience", IAP_AUDIENCE)
+    assert given.stdout == (
+        f"export MLFLOW_TRACKING_URI=https://{DOMAIN}/alice/\n"
+        f"export MLFLOW_DOMAIN={DOMAIN}\n"
+        f"export MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n"
+        "export MLFLOW_DISABLE_TELEMETRY=true\n"
+    )
+    bad = cli("env", "alice", "--domain", "https://x")
+    assert bad.code == 2
+    assert "is not a lower-case host name" in bad.stderr
 
 
 # --- login -------------------------------------------------------------------------------

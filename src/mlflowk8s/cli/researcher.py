@@ -159,11 +159,19 @@ def env(
     shell: Annotated[
         str, typer.Option("--shell", help="bash (also zsh, sh), fish or powershell.")
     ] = "bash",
+    domain: Annotated[
+        str | None,
+        typer.Option("--domain", help="The lab's domain, when you have no lab folder."),
+    ] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option("--audience", help="The IAP audience, when you have no lab folder."),
+    ] = None,
 ) -> None:
     """Print the environment for logging to tenant NAME: eval "$(mlflowk8s env NAME)"."""
     from mlflowk8s.errors import UsageError
     from mlflowk8s.server import public_url
-    from mlflowk8s.settings import DOMAIN
+    from mlflowk8s.settings import DOMAIN, validate_setting
     from mlflowk8s.users import USERS_FILE, load_users, validate_name
 
     lc = lab(ctx)
@@ -176,12 +184,18 @@ def env(
             raise UsageError(f"no active user {name!r} in this lab (see `mlflowk8s users`)")
     settings = lc.settings()
     lines: list[str] = []
-    if settings.target == "local":
+    if settings.target == "local" and domain is None:
         exports = {"MLFLOW_TRACKING_URI": _local_url(lc, name)}
     else:
-        domain = settings.require(DOMAIN)[DOMAIN]
+        domain = domain or settings.get(DOMAIN)
+        if not domain:
+            raise UsageError(
+                f"no lab domain: run in the lab folder (or --lab-dir DIR), or pass --domain "
+                f"(missing {DOMAIN} in {settings.path})"
+            )
+        validate_setting(DOMAIN, domain)
         exports = {"MLFLOW_TRACKING_URI": public_url(domain, name), "MLFLOW_DOMAIN": domain}
-        audience = _audience(lc)
+        audience = audience or _audience(lc)
         if audience:
             exports[IAP_AUDIENCE] = audience
         else:
