@@ -93,3 +93,29 @@ def test_destroy_before_anything_exists_does_nothing(tf_lab: TfLab) -> None:
     assert result.code == 0, result.stderr
     assert result.stdout.splitlines()[-2:] == ["No cluster to remove.", "Destroyed."]
     assert tf_lab.objects() == ["mlflowk8s/default/platform/default.tfstate"]
+
+
+def test_delete_data_after_destroy_removes_what_was_kept(tf_lab: TfLab) -> None:
+    applied_lab(tf_lab)
+    first = tf_lab("destroy", "--yes")
+    assert first.code == 0, first.stderr
+    assert first.stdout.splitlines()[1:9] == [
+        "planning tenants: retire every tenant ...",
+        "applying tenants: retire every tenant ...",
+        "planning platform: lift the cluster's deletion protection ...",
+        "applying platform: lift the cluster's deletion protection ...",
+        "planning platform: remove the cluster ...",
+        "applying platform: remove the cluster ...",
+        *[f"Kept: {item}" for item in KEPT[:2]],
+    ]
+    result = tf_lab("destroy", "--delete-data", "--yes")
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[1:7] == [
+        "planning tenants: remove every tenant and its data ...",
+        "applying tenants: remove every tenant and its data ...",
+        "planning platform: lift deletion protection ...",
+        "applying platform: lift deletion protection ...",
+        "planning platform: remove everything ...",
+        "applying platform: remove everything ...",
+    ]
+    assert (tf_lab.addresses("platform"), tf_lab.addresses("tenants")) == ([], [])

@@ -208,7 +208,13 @@ class GcpTarget:
         current = stamp_path.read_text(encoding="utf-8") if stamp_path.exists() else ""
         if current != stamp or not (dest / root / ".terraform").is_dir():
             self._progress.step(f"initialising {root}")
-            tf.init(backend)
+            try:
+                tf.init(backend)
+            except TerraformError as exc:
+                raise OperationError(
+                    f"{exc} (state gs://{backend['bucket']}/{backend['prefix']}: "
+                    f"check {s.STATE_BUCKET} in .env; `mlflowk8s init` creates the bucket)"
+                ) from exc
             write_atomic(stamp_path, stamp)
         self._roots[root] = tf
         return tf
@@ -308,15 +314,17 @@ class GcpTarget:
         destroy: bool = False,
         announce: bool = True,
         retries: int = RETRIES,
+        label: str = "",
     ) -> tuple[Path | None, list[PlannedChange]]:
         """Plan one root into its saved plan file; (None, []) when nothing changes."""
         tf = self._terraform(root)
         out = self.work / f"{root}.tfplan"
         verb = "planning the removal of" if destroy else "planning"
+        phase = f"planning {root}: {label}" if label else f"{verb} {root}"
 
         def attempt(number: int) -> list[PlannedChange]:
             if announce or number:
-                self._progress.step(f"{verb} {root}")
+                self._progress.step(phase)
             follow = ApplyProgress(self._progress.advance)
             result = tf.plan(out, var_files, variables, targets, destroy, on_event=follow)
             return _relevant(result.changes)
@@ -330,9 +338,11 @@ class GcpTarget:
         plan_file: Path,
         total: int,
         replan: Callable[[], tuple[Path | None, list[PlannedChange]]],
+        label: str = "",
     ) -> None:
         """Apply a saved plan; a retry after a transient error plans again first."""
         tf = self._terraform(root)
+        phase = f"applying {root}{': ' + label if label else ''}"
 
         def attempt(number: int) -> None:
             path: Path | None = plan_file
@@ -342,7 +352,7 @@ class GcpTarget:
                 steps = _count(changes)
             if path is None:
                 return
-            self._progress.step(f"applying {root}")
+            self._progress.step(phase)
             try:
                 tf.apply(path, on_event=ApplyProgress(self._progress.advance, steps))
             finally:
@@ -358,13 +368,14 @@ class GcpTarget:
         variables: dict[str, str] | None = None,
         targets: Sequence[str] = (),
         destroy: bool = False,
+        label: str = "",
     ) -> list[PlannedChange]:
         def replan() -> tuple[Path | None, list[PlannedChange]]:
-            return self._plan_root(root, var_files, variables, targets, destroy)
+            return self._plan_root(root, var_files, variables, targets, destroy, label=label)
 
         path, changes = replan()
         if path is not None:
-            self._apply_root(root, path, _count(changes), replan)
+            self._apply_root(root, path, _count(changes), replan, label=label)
         return changes
 
     # -- Target: plan / apply ------------------------------------------------------
@@ -531,11 +542,20 @@ class GcpTarget:
             self.require_apply_settings()
         if delete_data:
             if tenants_exist:
-                self._plan_and_apply(TENANTS, self._tenants_var_files(rendered), destroy=True)
+                self._plan_and_apply(
+                    TENANTS, self._tenants_var_files(rendered), destroy=True,
+                    label="remove every tenant and its data",
+                )  # fmt: skip
             if platform_tf.state_list():
                 unprotect = {"deletion_protection": "false"}
-                self._plan_and_apply(PLATFORM, [rendered.platform_path], unprotect)
-                self._plan_and_apply(PLATFORM, [rendered.platform_path], unprotect, destroy=True)
+                self._plan_and_apply(
+                    PLATFORM, [rendered.platform_path], unprotect,
+                    label="lift deletion protection",
+                )  # fmt: skip
+                self._plan_and_apply(
+                    PLATFORM, [rendered.platform_path], unprotect, destroy=True,
+                    label="remove everything",
+                )  # fmt: skip
             self._outputs_path.unlink(missing_ok=True)
             return []
         if tenants_exist:
@@ -544,16 +564,22 @@ class GcpTarget:
                 for name, entry in rendered.tenants["users"].items()
             }
             retire_all = self._override("tenants-retire-all.tfvars.json", {"users": retired})
-            self._plan_and_apply(TENANTS, self._tenants_var_files(rendered, retire_all))
+            self._plan_and_apply(
+                TENANTS, self._tenants_var_files(rendered, retire_all), label="retire every tenant"
+            )
         if platform_tf.state_list(*CLUSTER_ADDRESSES):
             targets = list(CLUSTER_ADDRESSES)
             # Lift the cluster's deletion protection only: targeted, so the database
             # instance keeps its own.
             unprotect = {"deletion_protection": "false"}
-            self._plan_and_apply(PLATFORM, [rendered.platform_path], unprotect, targets)
             self._plan_and_apply(
-                PLATFORM, [rendered.platform_path], unprotect, targets, destroy=True
-            )
+                PLATFORM, [rendered.platform_path], unprotect, targets,
+                label="lift the cluster's deletion protection",
+            )  # fmt: skip
+            self._plan_and_apply(
+                PLATFORM, [rendered.platform_path], unprotect, targets, destroy=True,
+                label="remove the cluster",
+            )  # fmt: skip
         else:
             progress.note("No cluster to remove.")
         return self._kept(outputs)
@@ -583,8 +609,9 @@ class GcpTarget:
         users = {n: e for n, e in rendered.tenants["users"].items() if n != name}
         without = self._override("tenants-purge.tfvars.json", {"users": users})
         self._plan_and_apply(
-            TENANTS, self._tenants_var_files(rendered, without), targets=[target]
-        )
+            TENANTS, self._tenants_var_files(rendered, without), targets=[target],
+            label=f"delete {name} and its data",
+        )  # fmt: skip
 
     # -- unlock --------------------------------------------------------------------
     def unlock(self, lock_id: str) -> str:
