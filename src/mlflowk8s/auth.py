@@ -449,7 +449,15 @@ class TokenProvider:
             return cached
 
     def token(self, audience: str | None) -> str:
-        return self.cache(audience).get().value
+        cached = self.cache(audience)
+        try:
+            return cached.get().value
+        except CredentialsError:
+            # Revoked or replaced (a new `mlflowk8s login` meanwhile): look again next time.
+            with self._lock:
+                if self._caches.get(audience) is cached:
+                    del self._caches[audience]
+            raise
 
 
 _provider = TokenProvider()

@@ -351,3 +351,23 @@ def test_a_forked_child_gets_its_own_token_cache(
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
     assert auth.provider() is parent
+
+
+def test_a_new_login_is_picked_up_after_the_old_one_was_revoked(
+    google: GoogleStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook keeps running while its user runs `mlflowk8s login` again."""
+    old = _login(google)
+    auth.save_login(old)
+    provider = auth.TokenProvider()
+    clock = [time.time()]
+    monkeypatch.setattr(provider, "_clock", lambda: clock[0])
+    first = provider.token(None)
+    del google.refresh_tokens[old.refresh_token]
+    auth.save_login(_login(google, email="alice.new@lab.org"))
+    clock[0] += 3600  # the cached token expired
+    with pytest.raises(CredentialsError, match="invalid_grant"):
+        provider.token(None)
+    second = provider.token(None)
+    assert second != first
+    assert auth.decode_claims(second)["email"] == "alice.new@lab.org"
