@@ -6,7 +6,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
@@ -20,11 +19,8 @@ from tests.support.iap_standin import GoogleStandIn
 
 
 @pytest.fixture
-def google() -> Iterator[GoogleStandIn]:
-    server = GoogleStandIn(lifetime=3600)
-    server.add_desktop_client(DESKTOP_CLIENT)
-    yield server
-    server.stop()
+def token_lifetime() -> int:
+    return 3600
 
 
 @pytest.fixture(autouse=True)

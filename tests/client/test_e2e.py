@@ -135,7 +135,13 @@ def test_long_runs_of_a_person_and_a_job_refresh_tokens_without_a_401(tmp_path: 
         )  # fmt: skip
         job = pool.submit(
             _client,
-            env_for("alice", GOOGLE_APPLICATION_CREDENTIALS=str(alice_key)),
+            # The job sends its token in Authorization (MLFLOWK8S_IAP_HEADER), the person in
+            # Proxy-Authorization (the default): IAP takes either.
+            env_for(
+                "alice",
+                GOOGLE_APPLICATION_CREDENTIALS=str(alice_key),
+                MLFLOWK8S_IAP_HEADER="Authorization",
+            ),
             "long", "job-exp", str(LONG_RUN_SECONDS), str(ARTIFACT_MIB),
         )  # fmt: skip
         results = {"person": _result(person.result()), "job": _result(job.result())}
@@ -156,6 +162,8 @@ def test_long_runs_of_a_person_and_a_job_refresh_tokens_without_a_401(tmp_path: 
             assert "bob-exp-run" not in seen["runs"]
             assert "secret_of" not in seen["params"]
             assert f"{kind}-exp-run" in seen["runs"]
+
+        assert set(iap.stats.headers) == {"Proxy-Authorization", "Authorization"}
 
         # Every token lived LIFETIME seconds: the runs needed fresh ones, and got them.
         refreshes = {email: len(iap.stats.tokens[email]) for email in (ALICE, ALICE_JOB)}

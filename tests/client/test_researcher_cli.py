@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,6 @@ from mlflowk8s import auth
 from tests.client.helpers import (
     ALICE,
     ALICE_JOB,
-    BOB,
     DESKTOP_CLIENT,
     IAP_AUDIENCE,
     NO_METADATA,
@@ -34,14 +30,6 @@ DOMAIN = "mlflow.lab.org"
 
 
 @pytest.fixture
-def google() -> Iterator[GoogleStandIn]:
-    server = GoogleStandIn(lifetime=600)
-    server.add_desktop_client(DESKTOP_CLIENT)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def researcher(cli: Cli, tmp_path: Path) -> Cli:
     """The cli fixture as a researcher without credentials: own config folder, no key."""
     cli.env.pop("GOOGLE_APPLICATION_CREDENTIALS")
@@ -56,36 +44,6 @@ def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
         DESKTOP_CLIENT, google.clients[DESKTOP_CLIENT], refresh, google.token_uri, email
     )
     auth.save_login(login, auth.credentials_path(cli.env))
-
-
-class _Health(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"OK" if self.path.endswith("/health") else b"{}"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def iap(google: GoogleStandIn) -> Iterator[IAPStandIn]:
-    """IAP in front of a tiny backend that answers /<user>/health (no MLflow needed)."""
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
-    port = int(backend.server_address[1])
-    proxy = IAPStandIn(
-        google.jwks_uri,
-        audiences=[IAP_AUDIENCE, DESKTOP_CLIENT],
-        backends={"alice": port, "bob": port},
-        access={"alice": {ALICE, ALICE_JOB}, "bob": {BOB}},
-    )
-    yield proxy
-    proxy.stop()
-    backend.shutdown()
-    backend.server_close()
 
 
 # --- env ---------------------------------------------------------------------------------

@@ -325,6 +325,7 @@ class ProxyStats:
     statuses: Counter[int] = field(default_factory=Counter)
     rejected: list[tuple[int, str, str]] = field(default_factory=list)  # status, path, why
     tokens: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    headers: Counter[str] = field(default_factory=Counter)  # which header carried tokens
     bytes_up: int = 0
 
     def count(self, status: int) -> int:
@@ -389,6 +390,7 @@ class IAPStandIn:
         email = str(claims["email"])
         with self._lock:
             self.stats.tokens[email].add(token)
+            self.stats.headers[name] += 1
         return email, "", name
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
