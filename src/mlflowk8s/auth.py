@@ -46,9 +46,10 @@ LOGIN_SCOPES = ("openid", "email")
 HEADERS = ("Proxy-Authorization", "Authorization")
 DEFAULT_HEADER = "Proxy-Authorization"
 
-# Refresh this long before expiry: a minute for Google's one-hour tokens, a quarter of the
-# lifetime for short ones (the tests' tokens live seconds).
-MAX_REFRESH_MARGIN_SECONDS = 60.0
+# Refresh this long before expiry: five minutes for Google's one-hour tokens (MLflow retries
+# a failed request with the same headers for about four minutes by default), a quarter
+# of the lifetime for short ones (the tests' tokens live seconds).
+MAX_REFRESH_MARGIN_SECONDS = 300.0
 REFRESH_MARGIN_FRACTION = 0.25
 # After "no credentials", look again only this much later (not on every MLflow request).
 NO_CREDENTIALS_RETRY_SECONDS = 10.0

@@ -70,7 +70,7 @@ class FakeSource:
 
 
 @pytest.mark.parametrize(
-    ("lifetime", "margin"), [(3600.0, 60.0), (4.0, 1.0), (120.0, 30.0)]
+    ("lifetime", "margin"), [(3600.0, 300.0), (4.0, 1.0), (120.0, 30.0)]
 )  # fmt: skip
 def test_a_token_is_reused_until_its_refresh_margin_then_refreshed(
     lifetime: float, margin: float
