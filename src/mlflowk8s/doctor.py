@@ -56,25 +56,17 @@ def _settings(lab_dir: Path) -> tuple[Check, Any]:
 
 
 def _terraform(admin: bool) -> Check:
-    import json
-    import shutil
-    import subprocess
+    from mlflowk8s.terraform import find_terraform
 
-    path = shutil.which("terraform")
-    if path is None:
+    try:
+        path, version = find_terraform()
+    except MlflowK8sError as exc:
         return _check(
             "terraform",
             "fail" if admin else "warn",
-            "terraform is not on PATH" + ("" if admin else " (only admins need it)"),
-            "install Terraform 1.5 or newer: https://developer.hashicorp.com/terraform/install",
+            str(exc) + ("" if admin else " (only admins need it)"),
+            "https://developer.hashicorp.com/terraform/install",
         )
-    try:
-        proc = subprocess.run(
-            [path, "version", "-json"], capture_output=True, text=True, timeout=30, check=True
-        )
-        version = json.loads(proc.stdout).get("terraform_version", "?")
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        return _check("terraform", "fail", f"{path} does not run: {exc}", "reinstall Terraform")
     return _check("terraform", "ok", f"Terraform {version} ({path})")
 
 

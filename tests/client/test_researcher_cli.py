@@ -357,3 +357,17 @@ def test_doctor_for_an_admin_without_google_credentials_says_how_to_log_in(cli: 
     assert result.code == 1
     assert check["status"] == "fail"
     assert check["fix"] == "gcloud auth application-default login"
+
+
+def test_doctor_finds_terraform_the_way_the_runner_does(researcher: Cli, tmp_path: Path) -> None:
+    fake = tmp_path / "terraform"
+    fake.write_text('#!/bin/sh\necho \'{"terraform_version":"1.11.4"}\'\n')
+    fake.chmod(0o755)
+    researcher.env["MLFLOWK8S_TERRAFORM"] = str(fake)
+    check = _checks(researcher("doctor", "--json"))["terraform"]
+    assert check == {"name": "terraform", "status": "ok", "detail": f"Terraform 1.11.4 ({fake})"}
+    (researcher.lab / ".env").write_text(ADMIN_ENV)
+    researcher.env["MLFLOWK8S_TERRAFORM"] = str(tmp_path / "missing")
+    result = researcher("doctor", "--json")
+    assert result.code == 1
+    assert _checks(result)["terraform"]["status"] == "fail"  # an admin needs it
