@@ -371,3 +371,14 @@ def test_doctor_finds_terraform_the_way_the_runner_does(researcher: Cli, tmp_pat
     result = researcher("doctor", "--json")
     assert result.code == 1
     assert _checks(result)["terraform"]["status"] == "fail"  # an admin needs it
+
+
+def test_login_gives_up_when_nobody_signs_in(researcher: Cli) -> None:
+    result = researcher(
+        "login", "--no-browser", "--timeout", "1", "--client-id", "a", "--client-secret", "b"
+    )
+    assert (result.code, result.stdout) == (1, "")
+    assert "Open this address to sign in:" in result.stderr
+    assert "client_id=a&redirect_uri=http%3A%2F%2F127.0.0.1%3A" in result.stderr
+    assert result.stderr.endswith("error: no sign-in within 1 s: run `mlflowk8s login` again\n")
+    assert not (Path(researcher.env["XDG_CONFIG_HOME"]) / "mlflowk8s").exists()

@@ -91,6 +91,8 @@ def login(
     """Sign in with your Google account once; MLflow then sends IAP tokens for you.
 
     The refresh token is stored in ~/.config/mlflowk8s/credentials.json (mode 0600).
+    On a remote machine, forward the redirect port first:
+    ssh -L 8085:127.0.0.1:8085 HOST, then mlflowk8s login --no-browser --port 8085.
     """
     from mlflowk8s import auth
 
