@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.terraform.conftest import DOMAIN, OAUTH_SECRET, TfLab
+
+pytestmark = pytest.mark.slow  # real terraform + fake-gcs-server through the CLI
 
 
 def tenant_addresses(tf_lab: TfLab, user: str) -> list[str]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.terraform.conftest import TfLab
+
+pytestmark = pytest.mark.slow  # real terraform + fake-gcs-server through the CLI
 
 KEPT = [
     "network and Cloud NAT",

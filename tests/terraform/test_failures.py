@@ -9,8 +9,12 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
 from tests.terraform.conftest import TfLab, wait_for
+
+pytestmark = pytest.mark.slow  # real terraform + fake-gcs-server through the CLI
 
 LOCK = "mlflowk8s/default/platform/default.tflock"
 STATE = "mlflowk8s/default/platform/default.tfstate"

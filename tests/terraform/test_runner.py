@@ -131,6 +131,7 @@ def test_terraform_missing_or_too_old(tmp_path: Path) -> None:
         find_terraform({"MLFLOWK8S_TERRAFORM": "/nope"})
 
 
+@pytest.mark.slow
 def test_cli_names_a_too_old_terraform(tf_lab: TfLab, tmp_path: Path) -> None:
     old = fake_terraform(tmp_path, 'echo \'{"terraform_version":"1.5.7"}\'\n')
     tf_lab.cli.env["MLFLOWK8S_TERRAFORM"] = str(old)
@@ -139,6 +140,7 @@ def test_cli_names_a_too_old_terraform(tf_lab: TfLab, tmp_path: Path) -> None:
     assert result.stderr == f"error: {old} is Terraform 1.5.7; mlflowk8s needs >= 1.6.0\n"
 
 
+@pytest.mark.slow
 def test_second_ctrl_c_kills_a_terraform_that_does_not_stop(
     tf_lab: TfLab, tmp_path: Path
 ) -> None:
@@ -165,6 +167,7 @@ esac
     )
 
 
+@pytest.mark.slow
 def test_changed_backend_settings_init_again(tf_lab: TfLab) -> None:
     assert tf_lab("plan").code == 0
     other = tf_lab.bucket + "-b"

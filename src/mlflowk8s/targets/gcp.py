@@ -295,7 +295,7 @@ class GcpTarget:
                 if not exc.transient or not retries:
                     raise
                 if number >= retries:
-                    raise OperationError(f"{exc} (still failing after {RETRIES} retries)") from exc
+                    raise OperationError(f"{exc} (still failing after {retries} retries)") from exc
                 number += 1
                 delay = base * 2 ** (number - 1)
                 reason = exc.result.errors[0].summary if exc.result.errors else "error"
