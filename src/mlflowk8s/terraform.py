@@ -196,6 +196,18 @@ def lock_info(result: RunResult) -> LockInfo | None:
 # --- finding terraform ----------------------------------------------------------------
 
 
+_ADDRESS_TYPE_RE = re.compile(
+    r'^(?:module\.[^.\[]+(?:\["[^"]*"\]|\[\d+\])?\.)*'  # module path, keys may hold dots
+    r"(?:data\.)?([^.\[]+)\."
+)
+
+
+def resource_type(address: str) -> str:
+    """'module.tenant["a.b"].kubernetes_namespace_v1.this' -> 'kubernetes_namespace_v1'."""
+    match = _ADDRESS_TYPE_RE.match(address)
+    return match.group(1) if match else ""
+
+
 def parse_version(text: str) -> tuple[int, int, int]:
     match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
     if not match:
@@ -393,6 +405,11 @@ class Terraform:
         return [
             a for a in found if any(a == p or a.startswith((p + ".", p + "[")) for p in prefixes)
         ]
+
+    def state_rm(self, addresses: Sequence[str]) -> None:
+        """Forget resources that no longer exist (without destroying anything)."""
+        if addresses:
+            self._checked("state rm", self.run(["state", "rm", *addresses]))
 
     def force_unlock(self, lock_id: str) -> RunResult:
         return self.run(["force-unlock", "-force", "-no-color", lock_id])

@@ -232,3 +232,42 @@ def test_probe_reads_health_without_following_iaps_redirect() -> None:
         ("carol", False, "HTTP 503"),
         ("dave", None, "unreachable"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("kubernetes_namespace_v1.system", "kubernetes_namespace_v1"),
+        ('module.tenant["alice"].kubernetes_manifest.route', "kubernetes_manifest"),
+        ('module.tenant["a"].google_iap_web_iam_member.access["user:bob@lab.org"]',
+         "google_iap_web_iam_member"),
+        ("module.db_admin.module.wi[0].kubernetes_service_account_v1.this[0]",
+         "kubernetes_service_account_v1"),
+        ("data.google_client_config.this", "google_client_config"),
+    ],
+)
+def test_resource_type_of_an_address(address: str, kind: str) -> None:
+    from mlflowk8s.terraform import resource_type
+
+    assert resource_type(address) == kind
+
+
+@pytest.mark.slow
+def test_objects_of_a_gone_cluster_are_forgotten_not_destroyed(
+    tf_lab: TfLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflowk8s.settings import load_settings
+    from mlflowk8s.targets import gcp
+
+    tf_lab("add-user", "alice", "--member", "alice@lab.org")
+    assert tf_lab("apply", "--yes").code == 0
+    for key, value in tf_lab.cli.env.items():
+        monkeypatch.setenv(key, value)
+    # The fixture has no kubernetes_* resources: let the per-tenant namespaces stand in.
+    monkeypatch.setattr(gcp, "CLUSTER_OBJECT_TYPES", ("terraform_data",))
+    monkeypatch.setattr(gcp, "resource_type", lambda a: "terraform_data" * ("namespace" in a))
+    target = gcp.GcpTarget(tf_lab.path, load_settings(tf_lab.path))
+    target._forget_cluster_objects()
+    remaining = tf_lab.addresses("tenants")
+    assert 'module.tenant["alice"].terraform_data.namespace[0]' not in remaining
+    assert 'module.tenant["alice"].terraform_data.database' in remaining

@@ -31,6 +31,7 @@ from mlflowk8s.terraform import (
     TerraformError,
     find_terraform,
     forwarding_signals,
+    resource_type,
 )
 
 INFRA_ENV = "MLFLOWK8S_INFRA_DIR"
@@ -46,6 +47,8 @@ PLATFORM_OUTPUTS_TFVARS = "platform-outputs.tfvars.json"
 # Platform resources that make up the cluster: `destroy` (without --delete-data) removes
 # these and keeps the rest (network, Cloud SQL, bucket, IP, certificate, DNS).
 CLUSTER_ADDRESSES = ("module.gke",)
+# Resource types that live inside the cluster: they go with it.
+CLUSTER_OBJECT_TYPES = ("kubernetes_",)
 SECRET_TF_VAR = "TF_VAR_iap_oauth_client_secret"
 HEALTH_TIMEOUT_SECONDS = 5.0
 _STAMP = ".mlflowk8s-init.json"
@@ -540,8 +543,11 @@ class GcpTarget:
         tenants_exist = bool(outputs) and bool(self._terraform(TENANTS).state_list())
         if tenants_exist:
             self.require_apply_settings()
+        cluster = platform_tf.state_list(*CLUSTER_ADDRESSES)
         if delete_data:
             if tenants_exist:
+                if not cluster:
+                    self._forget_cluster_objects()
                 self._plan_and_apply(
                     TENANTS, self._tenants_var_files(rendered), destroy=True,
                     label="remove every tenant and its data",
@@ -558,7 +564,7 @@ class GcpTarget:
                 )  # fmt: skip
             self._outputs_path.unlink(missing_ok=True)
             return []
-        if tenants_exist:
+        if tenants_exist and cluster:
             retired = {
                 name: {**entry, "retired": True}
                 for name, entry in rendered.tenants["users"].items()
@@ -567,7 +573,7 @@ class GcpTarget:
             self._plan_and_apply(
                 TENANTS, self._tenants_var_files(rendered, retire_all), label="retire every tenant"
             )
-        if platform_tf.state_list(*CLUSTER_ADDRESSES):
+        if cluster:
             targets = list(CLUSTER_ADDRESSES)
             # Lift the cluster's deletion protection only: targeted, so the database
             # instance keeps its own.
@@ -580,9 +586,26 @@ class GcpTarget:
                 PLATFORM, [rendered.platform_path], unprotect, targets, destroy=True,
                 label="remove the cluster",
             )  # fmt: skip
+            if tenants_exist:
+                self._forget_cluster_objects()
         else:
             progress.note("No cluster to remove.")
         return self._kept(outputs)
+
+    def _forget_cluster_objects(self) -> None:
+        """Drop Kubernetes objects from the tenants state once their cluster is gone.
+
+        They went with the cluster; left in the state, the Kubernetes provider would try
+        to reach a cluster that no longer exists on the next tenants plan or destroy.
+        """
+        tenants = self._terraform(TENANTS)
+        gone = [
+            address for address in tenants.state_list()
+            if resource_type(address).startswith(CLUSTER_OBJECT_TYPES)
+        ]  # fmt: skip
+        if gone:
+            self._progress.step("tenants: forgetting the objects that went with the cluster")
+            tenants.state_rm(gone)
 
     @staticmethod
     def _kept(outputs: dict[str, Any]) -> list[str]:
