@@ -271,3 +271,28 @@ def test_objects_of_a_gone_cluster_are_forgotten_not_destroyed(
     remaining = tf_lab.addresses("tenants")
     assert 'module.tenant["alice"].terraform_data.namespace[0]' not in remaining
     assert 'module.tenant["alice"].terraform_data.database' in remaining
+
+
+@pytest.mark.slow
+def test_ctrl_c_reaches_both_parallel_plans(tf_lab: TfLab, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    # A terraform whose platform has outputs, so both roots are planned at the same time.
+    slow = fake_terraform(tmp_path, f"""
+case "$1" in
+  version) echo '{{"terraform_version":"1.11.4"}}' ;;
+  output) echo '{{"cluster_name": {{"value": "mlflow-default"}}}}' ;;
+  plan) touch {marks}/$(basename "$PWD"); exec sleep 60 ;;
+esac
+""")
+    tf_lab.cli.env["MLFLOWK8S_TERRAFORM"] = str(slow)
+    process = tf_lab.spawn("plan")
+    wait_for(lambda: len(list(marks.iterdir())) == 2, what="both plans to start")
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=20)  # both stopped: no 60 s wait
+    assert process.returncode == 130
+    assert err in {
+        f"error: interrupted: terraform ({root}) stopped cleanly and saved its state\n"
+        for root in ("platform", "tenants")
+    }
+    assert sorted(p.name for p in marks.iterdir()) == ["platform", "tenants"]
