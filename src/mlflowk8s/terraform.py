@@ -117,7 +117,8 @@ class TerraformError(OperationError):
         self.result = result
         errors = result.errors
         if errors:
-            body = "; ".join(d.text() for d in errors)
+            # Same diagnostic from several instances: once is enough.
+            body = "; ".join(dict.fromkeys(d.text() for d in errors))
         else:
             body = _last_lines(result.stderr) or f"exit code {result.code}"
         super().__init__(f"terraform {command} ({root}) failed: {body}")
