@@ -296,3 +296,13 @@ esac
         for root in ("platform", "tenants")
     }
     assert sorted(p.name for p in marks.iterdir()) == ["platform", "tenants"]
+
+
+@pytest.mark.slow
+def test_bench_plan_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.terraform import bench_plan
+
+    assert bench_plan.main(["--users", "2", "--repeat", "1"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("plan,    2 users: mlflowk8s "), line
+    assert " by hand " in line and " ratio " in line
