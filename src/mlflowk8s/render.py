@@ -29,13 +29,18 @@ def work_dir(lab_dir: Path, env: str = DEFAULT_ENV) -> Path:
 
 def platform_vars(settings: Settings, env: str = DEFAULT_ENV) -> dict[str, Any]:
     required = settings.require(*s.GCP_REQUIRED)
+    optional = settings.optional_platform_vars()
+    desktop_client = settings.get(s.DESKTOP_CLIENT_ID)
+    if desktop_client:
+        listed = list(optional.get("iap_programmatic_client_ids", []))  # type: ignore[call-overload]
+        optional["iap_programmatic_client_ids"] = sorted({*listed, desktop_client})
     return {
         "project_id": required[s.PROJECT],
         "region": required[s.REGION],
         "domain": required[s.DOMAIN],
         "artifact_bucket": required[s.ARTIFACT_BUCKET],
         "environment": env,
-        **settings.optional_platform_vars(),
+        **optional,
     }
 
 

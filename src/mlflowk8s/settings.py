@@ -25,6 +25,13 @@ STATE_BUCKET = "TF_GCS_BUCKET"
 ARTIFACT_BUCKET = "MLFLOW_GCS_BUCKET"
 OAUTH_CLIENT_SECRET_FILE = "IAP_OAUTH_CLIENT_SECRET_FILE"
 MLFLOW_IMAGE = "MLFLOW_IMAGE"
+# The desktop OAuth client researchers sign in with (`mlflowk8s login`); IAP must accept
+# its tokens, so its id joins the programmatic clients in the platform inputs.
+DESKTOP_CLIENT_ID = "MLFLOWK8S_DESKTOP_CLIENT_ID"
+DESKTOP_CLIENT_SECRET = "MLFLOWK8S_DESKTOP_CLIENT_SECRET"
+DESKTOP_CLIENT_FILE = "MLFLOWK8S_DESKTOP_CLIENT_FILE"
+# The IAP audience jobs' service accounts request tokens for.
+IAP_AUDIENCE = "MLFLOWK8S_IAP_AUDIENCE"
 
 TARGETS = ("gcp", "local")
 # Settings every GCP lab needs before anything can be rendered or created.

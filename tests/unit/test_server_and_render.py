@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlflowk8s.render import dumps, render_lab, tenants_vars
+from mlflowk8s.render import dumps, platform_vars, render_lab, tenants_vars
 from mlflowk8s.server import LocalTarget, PodTarget, health_path, server_command
 from mlflowk8s.settings import Settings
 from mlflowk8s.users import User
@@ -61,6 +61,16 @@ def test_tenants_vars_hold_every_user_with_its_own_command() -> None:
     assert data["users"]["bob"]["server_args"][6] == "/bob"
     assert data["mlflow_image"] == ""
     assert data["iap_oauth_client_id"] == ""
+
+
+def test_desktop_client_joins_the_programmatic_clients() -> None:
+    values = {
+        **SETTINGS.values,
+        "IAP_PROGRAMMATIC_CLIENT_IDS": "b.apps,a.apps",
+        "MLFLOWK8S_DESKTOP_CLIENT_ID": "desk.apps",
+    }
+    platform = platform_vars(Settings(path=Path(".env"), values=values))
+    assert platform["iap_programmatic_client_ids"] == ["a.apps", "b.apps", "desk.apps"]
 
 
 def test_render_writes_stable_sorted_bytes(tmp_path: Path) -> None:

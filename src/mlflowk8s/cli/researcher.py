@@ -17,12 +17,13 @@ if TYPE_CHECKING:
     from mlflowk8s.auth import DesktopClient
     from mlflowk8s.cli.context import LabContext
 
-# Lab .env keys (unknown to settings.py, which keeps them untouched): the desktop OAuth
-# client researchers sign in with, and the IAP audience for jobs' service accounts.
-DESKTOP_CLIENT_ID = "MLFLOWK8S_DESKTOP_CLIENT_ID"
-DESKTOP_CLIENT_SECRET = "MLFLOWK8S_DESKTOP_CLIENT_SECRET"
-DESKTOP_CLIENT_FILE = "MLFLOWK8S_DESKTOP_CLIENT_FILE"
-IAP_AUDIENCE = "MLFLOWK8S_IAP_AUDIENCE"
+from mlflowk8s.settings import (
+    DESKTOP_CLIENT_FILE,
+    DESKTOP_CLIENT_ID,
+    DESKTOP_CLIENT_SECRET,
+    IAP_AUDIENCE,
+)
+
 SHELLS = ("bash", "fish", "powershell")
 
 
