@@ -32,6 +32,8 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/bench_cli.py
+	$(BIN)/python -m tests.terraform.bench_plan
+	$(BIN)/python tests/local/bench_local.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

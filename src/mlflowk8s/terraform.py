@@ -25,7 +25,8 @@ from typing import Any
 from mlflowk8s.errors import Interrupted, OperationError, UsageError
 
 TERRAFORM_ENV = "MLFLOWK8S_TERRAFORM"
-MIN_VERSION = (1, 6, 0)
+# infra/ uses validations that refer to other variables, new in Terraform 1.9.
+MIN_VERSION = (1, 9, 0)
 
 # Curated transient failures: worth the same request again after a pause. Everything else
 # fails at once. Google API errors come as "googleapi: Error NNN: message, reason".

@@ -160,7 +160,11 @@ def test_retire_then_apply_keeps_data_and_purge_deletes_it(tf_lab: TfLab) -> Non
 
     result = tf_lab("remove-user", "alice", "--purge", "--yes")
     assert result.code == 0, result.stderr
-    assert result.stdout == "Purged user alice and its data.\n"
+    assert result.stdout == (
+        "planning tenants: delete alice and its data ...\n"
+        "applying tenants: delete alice and its data ...\n"
+        "Purged user alice and its data.\n"
+    )
     assert tenant_addresses(tf_lab, "alice") == []
     assert tenant_addresses(tf_lab, "bob") == bob_before
     assert "alice" not in (tf_lab.path / "users.yaml").read_text()

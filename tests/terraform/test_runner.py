@@ -126,7 +126,7 @@ def test_terraform_missing_or_too_old(tmp_path: Path) -> None:
     old = fake_terraform(tmp_path, 'echo \'{"terraform_version":"1.5.7"}\'\n')
     with pytest.raises(TerraformNotFound) as caught:
         find_terraform({"MLFLOWK8S_TERRAFORM": str(old), "PATH": "/usr/bin:/bin"})
-    assert str(caught.value) == f"{old} is Terraform 1.5.7; mlflowk8s needs >= 1.6.0"
+    assert str(caught.value) == f"{old} is Terraform 1.5.7; mlflowk8s needs >= 1.9.0"
     with pytest.raises(TerraformNotFound, match="MLFLOWK8S_TERRAFORM=/nope is not an executable"):
         find_terraform({"MLFLOWK8S_TERRAFORM": "/nope"})
 
@@ -137,7 +137,7 @@ def test_cli_names_a_too_old_terraform(tf_lab: TfLab, tmp_path: Path) -> None:
     tf_lab.cli.env["MLFLOWK8S_TERRAFORM"] = str(old)
     result = tf_lab("plan")
     assert result.code == 2
-    assert result.stderr == f"error: {old} is Terraform 1.5.7; mlflowk8s needs >= 1.6.0\n"
+    assert result.stderr == f"error: {old} is Terraform 1.5.7; mlflowk8s needs >= 1.9.0\n"
 
 
 @pytest.mark.slow

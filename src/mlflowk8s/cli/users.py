@@ -69,7 +69,10 @@ def remove_user(
             raise typer.Exit(1)
         from mlflowk8s.targets import target_for
 
-        target_for(lc).purge_user(name)
+        from mlflowk8s.cli.progress import LiveProgress
+
+        with LiveProgress(lc.console) as progress:
+            target_for(lc).purge_user(name, progress)
         with editing_users(lc) as users:
             users.purge(name)
         lc.say(f"Purged user {name} and its data.")

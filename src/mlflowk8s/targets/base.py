@@ -93,7 +93,7 @@ class Target(Protocol):
         """Tear down; returns what was kept (to tell the admin)."""
         ...
 
-    def purge_user(self, name: str) -> None:
+    def purge_user(self, name: str, progress: Progress) -> None:
         """Delete a user's data for good (the user entry is removed by the caller)."""
         ...
 

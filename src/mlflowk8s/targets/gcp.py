@@ -621,7 +621,8 @@ class GcpTarget:
         ]
         return kept
 
-    def purge_user(self, name: str) -> None:
+    def purge_user(self, name: str, progress: Progress) -> None:
+        self._progress = progress
         rendered = self._render()
         if not self._platform_outputs():
             return

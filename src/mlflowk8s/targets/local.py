@@ -546,7 +546,8 @@ class LocalTarget:
                 return [f"each user's port, so it is never given to another: {self.ports_file}"]
         return [f"every user's runs and artifacts: {self.data_dir}"]
 
-    def purge_user(self, name: str) -> None:
+    def purge_user(self, name: str, progress: Progress) -> None:
+        progress.step(f"stopping {name} and deleting its data")
         with lab_lock(self.lab_dir):
             if self.supervisor.is_running():
                 self.supervisor.remove_group(program_name(name))
