@@ -104,13 +104,15 @@ def tf_lab(cli: Cli, fake_gcs: FakeGcs, tmp_path: Path) -> Iterator[TfLab]:
         encoding="utf-8",
     )  # fmt: skip
     cli.env.update(fake_gcs.env())
-    cli.env.update({
-        "MLFLOWK8S_INFRA_DIR": str(FIXTURE_ROOTS),
-        "MLFLOWK8S_RETRY_DELAY": "0",
-        "TF_VAR_fixture_counter_file": str(counter),
-        # Exists while the fixture's cluster does; the tenants root cannot plan without it.
-        "TF_VAR_fixture_cluster_file": str(tmp_path / "cluster-alive"),
-    })
+    cli.env.update(
+        {
+            "MLFLOWK8S_INFRA_DIR": str(FIXTURE_ROOTS),
+            "MLFLOWK8S_RETRY_DELAY": "0",
+            "TF_VAR_fixture_counter_file": str(counter),
+            # Exists while the fixture's cluster does; the tenants root cannot plan without it.
+            "TF_VAR_fixture_cluster_file": str(tmp_path / "cluster-alive"),
+        }
+    )
     result = cli(
         "init", "--no-input", "--project", PROJECT, "--region", "europe-west1",
         "--domain", DOMAIN, "--state-bucket", bucket, "--artifact-bucket", "lab-artifacts",

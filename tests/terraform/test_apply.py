@@ -49,7 +49,7 @@ def test_apply_creates_both_states_under_the_env_prefix(tf_lab: TfLab) -> None:
         "mlflowk8s/dev/platform/default.tfstate",
         "mlflowk8s/dev/tenants/default.tfstate",
     ]
-    assert "module.gke.terraform_data.piece[\"cluster\"]" in tf_lab.addresses("platform", "dev")
+    assert 'module.gke.terraform_data.piece["cluster"]' in tf_lab.addresses("platform", "dev")
     lines = result.stdout.splitlines()
     assert "applying platform ..." in lines
     assert "applying tenants ..." in lines

@@ -60,7 +60,9 @@ def test_destroy_retires_tenants_removes_the_cluster_and_keeps_the_data(tf_lab: 
         for name in ("database", "managed_folder", "service_account")
     ]
     assert tf_lab.addresses("tenants") == [
-        *kept, "terraform_data.cluster_connection", "terraform_data.oauth_secret"
+        *kept,
+        "terraform_data.cluster_connection",
+        "terraform_data.oauth_secret",
     ]
     # users.yaml still lists them as active: the next apply brings the lab back. Its plan
     # cannot plan the tenants (no cluster to ask): apply plans them after the platform.

@@ -50,7 +50,9 @@ def test_lock_info_is_read_from_terraforms_diagnostic() -> None:
     info = lock_info(failed(("Error acquiring the state lock", LOCK_DETAIL)))
     assert info is not None
     assert (info.lock_id, info.who, info.operation) == (
-        "1795879442335243", "ada@lab-laptop", "OperationTypeApply"
+        "1795879442335243",
+        "ada@lab-laptop",
+        "OperationTypeApply",
     )
     assert info.created == "2026-11-28 15:24:02.330778967 +0000 UTC"
     assert lock_info(failed(("Error 412", "Precondition failed"))) is None
@@ -61,12 +63,20 @@ def test_lock_info_is_read_from_terraforms_diagnostic() -> None:
     [
         ("Error creating Network", "googleapi: Error 503: Unavailable., backendError"),
         ("Error creating Cluster", "googleapi: Error 429: Quota exceeded, rateLimitExceeded"),
-        ("Error enabling service", "Error 403: Compute Engine API has not been used in project "
-         "123 before or it is disabled. Enable it ... SERVICE_DISABLED"),
-        ("Error, failed to create instance", "Operation failed because another operation "
-         "was already in progress."),
-        ("Error reading Instance", 'Get "https://sqladmin.googleapis.com/...": '
-         "read tcp 10.0.0.2:5555->142.250.0.1:443: read: connection reset by peer"),
+        (
+            "Error enabling service",
+            "Error 403: Compute Engine API has not been used in project "
+            "123 before or it is disabled. Enable it ... SERVICE_DISABLED",
+        ),
+        (
+            "Error, failed to create instance",
+            "Operation failed because another operation was already in progress.",
+        ),
+        (
+            "Error reading Instance",
+            'Get "https://sqladmin.googleapis.com/...": '
+            "read tcp 10.0.0.2:5555->142.250.0.1:443: read: connection reset by peer",
+        ),
         ("Error waiting", "net/http: TLS handshake timeout"),
     ],
 )
@@ -141,17 +151,18 @@ def test_cli_names_a_too_old_terraform(tf_lab: TfLab, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_second_ctrl_c_kills_a_terraform_that_does_not_stop(
-    tf_lab: TfLab, tmp_path: Path
-) -> None:
+def test_second_ctrl_c_kills_a_terraform_that_does_not_stop(tf_lab: TfLab, tmp_path: Path) -> None:
     started = tmp_path / "started"
     # A terraform that ignores SIGINT while planning (as one stuck on an API call might).
-    stuck = fake_terraform(tmp_path, f"""
+    stuck = fake_terraform(
+        tmp_path,
+        f"""
 case "$1" in
   version) echo '{{"terraform_version":"1.11.4"}}' ;;
   plan) trap '' INT; touch {started}; sleep 60 ;;
 esac
-""")
+""",
+    )
     tf_lab.cli.env["MLFLOWK8S_TERRAFORM"] = str(stuck)
     process = tf_lab.spawn("plan")
     wait_for(started.exists, what="the fake terraform to start planning")
@@ -189,7 +200,9 @@ def test_sync_infra_mirrors_sources_and_keeps_the_labs_lock_file(tmp_path: Path)
     (dest / "platform" / ".terraform" / "keep.tf").write_text("")
     assert sync_infra(source, dest) == first
     assert sorted(p.name for p in (dest / "platform").iterdir()) == [
-        ".terraform", ".terraform.lock.hcl", "main.tf"
+        ".terraform",
+        ".terraform.lock.hcl",
+        "main.tf",
     ]
     assert (dest / "platform" / ".terraform.lock.hcl").read_text() == "# the lab's\n"
     (source / "platform" / "main.tf").write_text("# v2\n")
@@ -239,10 +252,14 @@ def test_probe_reads_health_without_following_iaps_redirect() -> None:
     [
         ("kubernetes_namespace_v1.system", "kubernetes_namespace_v1"),
         ('module.tenant["alice"].kubernetes_manifest.route', "kubernetes_manifest"),
-        ('module.tenant["a"].google_iap_web_iam_member.access["user:bob@lab.org"]',
-         "google_iap_web_iam_member"),
-        ("module.db_admin.module.wi[0].kubernetes_service_account_v1.this[0]",
-         "kubernetes_service_account_v1"),
+        (
+            'module.tenant["a"].google_iap_web_iam_member.access["user:bob@lab.org"]',
+            "google_iap_web_iam_member",
+        ),
+        (
+            "module.db_admin.module.wi[0].kubernetes_service_account_v1.this[0]",
+            "kubernetes_service_account_v1",
+        ),
         ("data.google_client_config.this", "google_client_config"),
     ],
 )
@@ -278,13 +295,16 @@ def test_ctrl_c_reaches_both_parallel_plans(tf_lab: TfLab, tmp_path: Path) -> No
     marks = tmp_path / "marks"
     marks.mkdir()
     # A terraform whose platform has outputs, so both roots are planned at the same time.
-    slow = fake_terraform(tmp_path, f"""
+    slow = fake_terraform(
+        tmp_path,
+        f"""
 case "$1" in
   version) echo '{{"terraform_version":"1.11.4"}}' ;;
   output) echo '{{"cluster_name": {{"value": "mlflow-default"}}}}' ;;
   plan) touch {marks}/$(basename "$PWD"); exec sleep 60 ;;
 esac
-""")
+""",
+    )
     tf_lab.cli.env["MLFLOWK8S_TERRAFORM"] = str(slow)
     process = tf_lab.spawn("plan")
     wait_for(lambda: len(list(marks.iterdir())) == 2, what="both plans to start")

@@ -51,9 +51,9 @@ def _print_status(lc: LabContext, status: Status) -> None:
 
     table = Table("user", "url", "state", "health", "members", box=None)
     for tenant in status.tenants:
-        health = tenant.health_note or {True: "healthy", False: "unhealthy", None: "-"}[
-            tenant.healthy
-        ]
+        health = (
+            tenant.health_note or {True: "healthy", False: "unhealthy", None: "-"}[tenant.healthy]
+        )
         table.add_row(tenant.name, tenant.url, tenant.state, health, ", ".join(tenant.members))
     if status.tenants:
         lc.console.print(table)

@@ -67,9 +67,8 @@ def remove_user(
         question = f"Delete ALL data (runs, artifacts) of {name}? This cannot be undone."
         if not confirm(question, yes=yes, what=f"purging {name}"):
             raise typer.Exit(1)
-        from mlflowk8s.targets import target_for
-
         from mlflowk8s.cli.progress import LiveProgress
+        from mlflowk8s.targets import target_for
 
         with LiveProgress(lc.console) as progress:
             target_for(lc).purge_user(name, progress)

@@ -303,8 +303,7 @@ class GcpTarget:
                 delay = base * 2 ** (number - 1)
                 reason = exc.result.errors[0].summary if exc.result.errors else "error"
                 self._progress.note(
-                    f"{root}: transient error ({reason}); retry {number}/{RETRIES} "
-                    f"in {delay:.0f} s"
+                    f"{root}: transient error ({reason}); retry {number}/{RETRIES} in {delay:.0f} s"
                 )
                 time.sleep(delay)
 
@@ -461,9 +460,7 @@ class GcpTarget:
             def replan_platform() -> tuple[Path | None, list[PlannedChange]]:
                 return self._plan_root(PLATFORM, [rendered.platform_path])
 
-            self._apply_root(
-                PLATFORM, handle.platform_plan, handle.platform_total, replan_platform
-            )
+            self._apply_root(PLATFORM, handle.platform_plan, handle.platform_total, replan_platform)
         outputs = self._platform_outputs()
         if not outputs:
             raise OperationError(
@@ -483,9 +480,7 @@ class GcpTarget:
                 def replan_tenants() -> tuple[Path | None, list[PlannedChange]]:
                     return self._plan_root(TENANTS, var_files, targets=targets)
 
-                self._apply_root(
-                    TENANTS, handle.tenants_plan, handle.tenants_total, replan_tenants
-                )
+                self._apply_root(TENANTS, handle.tenants_plan, handle.tenants_total, replan_tenants)
         else:
             # The tenants' inputs are the platform outputs just applied: plan them now.
             self._plan_and_apply(TENANTS, var_files, targets=targets)
@@ -716,4 +711,3 @@ def probe_all(tenants: list[TenantStatus]) -> None:
         tenant.healthy, note = classify_health(code)
         if note is not None:
             tenant.health_note = note
-
