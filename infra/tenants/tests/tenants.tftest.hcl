@@ -122,6 +122,23 @@ run "add_c" {
   }
 }
 
+# Retiring b, planned on top of the applied {a, b}: only b's cluster objects and IAP
+# access may go (the pytest wrapper checks the verbose plan of this run).
+run "retire_b_plan" {
+  command = plan
+
+  variables {
+    users = merge(var.users, {
+      b = merge(var.users["b"], { retired = true })
+    })
+  }
+
+  assert {
+    condition     = output.tenants["b"].retired && length(output.tenants["b"].members) == 0
+    error_message = "b is retired"
+  }
+}
+
 run "retire_b" {
   command = apply
 
