@@ -128,12 +128,12 @@ module "tenant" {
   artifact_bucket              = var.artifact_bucket
 
   gateway_name            = local.any_active ? kubernetes_manifest.gateway[0].manifest.metadata.name : local.gateway_name
-  gateway_namespace       = local.system_namespace
+  gateway_namespace       = local.any_active ? kubernetes_namespace_v1.system[0].metadata[0].name : local.system_namespace
   iap_oauth_client_id     = var.iap_oauth_client_id
   iap_oauth_client_secret = var.iap_oauth_client_secret
   backend_timeout_sec     = var.backend_timeout_sec
 
-  db_setup_namespace       = local.system_namespace
+  db_setup_namespace       = local.any_active ? kubernetes_namespace_v1.system[0].metadata[0].name : local.system_namespace
   db_setup_service_account = local.any_active ? module.db_admin.kubernetes_service_account : "db-admin"
   db_admin_user            = google_sql_user.db_admin.name
 

@@ -46,9 +46,6 @@ resource "google_container_cluster" "this" {
   datapath_provider     = "ADVANCED_DATAPATH" # Dataplane V2: network policy enforcement built in
   enable_shielded_nodes = true
 
-  # Traffic between pods on one node shows in VPC flow logs too.
-  enable_intranode_visibility = true
-
   ip_allocation_policy {
     cluster_secondary_range_name  = var.pods_range_name
     services_secondary_range_name = var.services_range_name
