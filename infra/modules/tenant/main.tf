@@ -27,9 +27,10 @@ locals {
   # Through the Auth Proxy sidecar (--auto-iam-authn): no password in the URI.
   backend_store_uri = "postgresql+psycopg2://${urlencode(local.db_user)}@127.0.0.1:5432/${local.database}"
 
-  # CLI-rendered env first; the Terraform-owned entries win.
+  # CLI-rendered env first; the Terraform-owned entries win. HOME and USER: the image
+  # runs as uid 1000 without a passwd entry and a read-only root filesystem.
   server_env = merge(
-    { HOME = "/tmp" },
+    { HOME = "/tmp", USER = "mlflow" },
     var.server_env,
     { MLFLOW_BACKEND_STORE_URI = local.backend_store_uri },
   )
