@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlflowk8s import settings as s
-from mlflowk8s.errors import ConfigFileError, UsageError
+from mlflowk8s.errors import UsageError
 from mlflowk8s.fileio import WORK_DIR_NAME, lab_lock, write_atomic
 from mlflowk8s.users import EMPTY_USERS_FILE, USERS_FILE
 
@@ -97,18 +97,10 @@ PROMPTS_OPTIONS = {
 
 def check_oauth_client_file(path: Path) -> Path:
     """Return the absolute path of a readable OAuth client JSON (its content is never copied)."""
-    import json
+    from mlflowk8s.render import read_oauth_client
 
     resolved = path.expanduser().resolve()
-    try:
-        data = json.loads(resolved.read_text(encoding="utf-8"))
-        section = data.get("web") or data.get("installed")
-        if not section or not section.get("client_id") or not section.get("client_secret"):
-            raise ValueError("no client_id/client_secret")
-    except (OSError, ValueError, AttributeError) as exc:
-        raise ConfigFileError(
-            resolved, "is not an OAuth client JSON downloaded from the Google Cloud console"
-        ) from exc
+    read_oauth_client(resolved)
     return resolved
 
 

@@ -7,7 +7,7 @@ The variable names here are the contract with ``infra/platform`` and ``infra/ten
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,21 +44,36 @@ def platform_vars(settings: Settings, env: str = DEFAULT_ENV) -> dict[str, Any]:
     }
 
 
-def oauth_client_id(settings: Settings) -> str:
-    """The IAP OAuth client id from the admin's downloaded JSON ('' until it is set)."""
+@dataclass(frozen=True)
+class OAuthClient:
+    """The IAP OAuth client the admin downloaded; the secret never appears in a repr."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+def read_oauth_client(path: Path) -> OAuthClient:
+    """Read an OAuth client JSON downloaded from the console (web or installed type)."""
     from mlflowk8s.errors import ConfigFileError
 
-    path_text = settings.get(s.OAUTH_CLIENT_SECRET_FILE)
-    if not path_text:
-        return ""
-    path = Path(path_text).expanduser()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        section = data.get("web") or data.get("installed") or data
-        return str(section["client_id"])
+        section = data.get("web") or data.get("installed")
+        client = OAuthClient(str(section["client_id"]), str(section["client_secret"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         # Name the file, never its content: it holds the client secret.
-        raise ConfigFileError(path, "is not a readable OAuth client JSON with a client_id") from exc
+        raise ConfigFileError(
+            path, "is not an OAuth client JSON downloaded from the Google Cloud console"
+        ) from exc
+    if not client.client_id or not client.client_secret:
+        raise ConfigFileError(path, "has an empty client_id or client_secret")
+    return client
+
+
+def lab_oauth_client(settings: Settings) -> OAuthClient | None:
+    """The lab's IAP OAuth client, or None until ``init --oauth-client-secret`` set it."""
+    path_text = settings.get(s.OAUTH_CLIENT_SECRET_FILE)
+    return read_oauth_client(Path(path_text).expanduser()) if path_text else None
 
 
 def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:
@@ -74,13 +89,14 @@ def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:
 def tenants_vars(settings: Settings, users: list[User], env: str = DEFAULT_ENV) -> dict[str, Any]:
     required = settings.require(*s.GCP_REQUIRED)
     target = PodTarget(domain=required[s.DOMAIN], artifact_bucket=required[s.ARTIFACT_BUCKET])
+    client = lab_oauth_client(settings)
     return {
         "project_id": required[s.PROJECT],
         "region": required[s.REGION],
         "domain": required[s.DOMAIN],
         "environment": env,
         "mlflow_image": settings.get(s.MLFLOW_IMAGE) or "",
-        "iap_oauth_client_id": oauth_client_id(settings),
+        "iap_oauth_client_id": client.client_id if client else "",
         "users": {user.name: tenant_entry(user, target) for user in users},
     }
 

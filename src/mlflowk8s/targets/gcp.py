@@ -9,7 +9,6 @@ outputs reach the tenants root as ``platform-outputs.tfvars.json``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -19,9 +18,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mlflowk8s import settings as s
-from mlflowk8s.errors import ConfigFileError, OperationError, UsageError
+from mlflowk8s.errors import OperationError, UsageError
 from mlflowk8s.fileio import write_atomic
-from mlflowk8s.render import DEFAULT_ENV, Rendered, dumps, render_lab, work_dir
+from mlflowk8s.render import (
+    DEFAULT_ENV,
+    Rendered,
+    dumps,
+    lab_oauth_client,
+    render_lab,
+    work_dir,
+)
 from mlflowk8s.settings import Settings
 from mlflowk8s.targets.base import Change, Plan, Progress, Status, TenantStatus
 from mlflowk8s.terraform import (
@@ -229,19 +235,8 @@ class GcpTarget:
         self._progress.note("Ctrl-C: stopping terraform cleanly (press Ctrl-C again to kill it)")
 
     def _oauth_client_secret(self) -> str:
-        path_text = self.settings.get(s.OAUTH_CLIENT_SECRET_FILE)
-        if not path_text:
-            return ""
-        path = Path(path_text).expanduser()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            section = data.get("web") or data.get("installed") or data
-            return str(section["client_secret"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            # Name the file, never its content.
-            raise ConfigFileError(
-                path, "is not a readable OAuth client JSON with a client_secret"
-            ) from exc
+        client = lab_oauth_client(self.settings)
+        return client.client_secret if client else ""
 
     def require_apply_settings(self) -> None:
         """The settings the tenants root needs; checked before the first apply."""
