@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +42,8 @@ def write_atomic(path: Path, data: str | bytes, mode: int | None = None) -> bool
     Returns False (and touches nothing) when the file already holds exactly these bytes,
     so re-running a command is visibly a no-op.
     """
+    import tempfile
+
     raw = data.encode() if isinstance(data, str) else data
     try:
         if path.read_bytes() == raw:

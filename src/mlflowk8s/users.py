@@ -13,6 +13,7 @@ every rewrite. Shape::
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflowk8s.errors import ConfigFileError, UsageError
-from mlflowk8s.fileio import write_atomic
+from mlflowk8s.fileio import WORK_DIR_NAME, write_atomic
 
 USERS_FILE = "users.yaml"
 EMPTY_USERS_FILE = (
@@ -289,13 +290,51 @@ def _line(mapping: Any, key: Any) -> int | None:
         return None
 
 
+CACHE_FILE = "users.cache.json"
+
+
 def load_users(lab_dir: Path, editable: bool = False) -> UsersFile:
-    """Read ``users.yaml`` from the lab folder; a missing file is an empty lab."""
+    """Read ``users.yaml`` from the lab folder; a missing file is an empty lab.
+
+    Read-only loads reuse a validated JSON copy in the work folder while the file is
+    unchanged: importing and running a YAML parser is most of a large lab's `users` time.
+    """
     path = lab_dir / USERS_FILE
     try:
+        stat = path.stat()
+        key = [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+        if not editable and (cached := _read_cache(lab_dir, key)) is not None:
+            return UsersFile(path, cached, editable=False)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return parse_users(path, EMPTY_USERS_FILE, editable)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigFileError(path, f"cannot be read ({exc.__class__.__name__})") from exc
-    return parse_users(path, text, editable)
+    users = parse_users(path, text, editable)
+    if not editable:
+        _write_cache(lab_dir, key, users._doc)
+    return users
+
+
+def _cache_path(lab_dir: Path) -> Path:
+    return lab_dir / WORK_DIR_NAME / CACHE_FILE
+
+
+def _read_cache(lab_dir: Path, key: list[int]) -> Any:
+    import json
+
+    try:
+        data = json.loads(_cache_path(lab_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    return data.get("document")
+
+
+def _write_cache(lab_dir: Path, key: list[int], document: Any) -> None:
+    import json
+
+    # Only a cache: when it cannot be written, the next read parses the YAML again.
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        write_atomic(_cache_path(lab_dir), json.dumps({"key": key, "document": document}))

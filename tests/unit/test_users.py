@@ -151,3 +151,20 @@ def test_malformed_files_name_file_and_line(text: str, line: int, message: str) 
     with pytest.raises(ConfigFileError, match=message) as info:
         parse_users(Path("/lab/users.yaml"), text)
     assert str(info.value).startswith(f"/lab/users.yaml:{line}: ")
+
+
+def test_read_only_loads_follow_every_change_of_the_file(tmp_path: Path) -> None:
+    from mlflowk8s.users import load_users
+
+    users_yaml = tmp_path / "users.yaml"
+    users_yaml.write_text("users:\n  alice:\n    members: [user:a@lab.org]\n")
+    assert [u.name for u in load_users(tmp_path).all_users()] == ["alice"]
+    assert (tmp_path / ".mlflowk8s/users.cache.json").exists()
+    assert [u.name for u in load_users(tmp_path).all_users()] == ["alice"]  # from the cache
+    users_yaml.write_text("users:\n  alicf:\n    members: [user:a@lab.org]\n")  # same size
+    assert [u.name for u in load_users(tmp_path).all_users()] == ["alicf"]
+    (tmp_path / ".mlflowk8s/users.cache.json").write_text("{broken")
+    assert [u.name for u in load_users(tmp_path).all_users()] == ["alicf"]
+    users_yaml.write_text("users:\n  Bad: {}\n")
+    with pytest.raises(ConfigFileError, match=r"users\.yaml:2: invalid user name 'Bad'"):
+        load_users(tmp_path)
