@@ -116,7 +116,7 @@ def merged_gitignore(existing: str) -> str:
 
 def write_lab_files(lab_dir: Path, values: dict[str, str], report: InitReport) -> None:
     """Write .env, users.yaml (only when absent) and .gitignore under the lab lock."""
-    with lab_lock(lab_dir):
+    with lab_lock(lab_dir, create_lab=True):
         settings = s.load_settings(lab_dir)
         updates = {k: v for k, v in values.items() if settings.values.get(k) != v}
         if updates and s.save_settings(settings, updates):

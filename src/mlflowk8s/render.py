@@ -30,7 +30,7 @@ def work_dir(lab_dir: Path, env: str = DEFAULT_ENV) -> Path:
 def platform_vars(settings: Settings, env: str = DEFAULT_ENV) -> dict[str, Any]:
     required = settings.require(*s.GCP_REQUIRED)
     optional = settings.optional_platform_vars()
-    desktop_client = settings.get(s.DESKTOP_CLIENT_ID)
+    desktop_client = desktop_client_id(settings)
     if desktop_client:
         listed = list(optional.get("iap_programmatic_client_ids", []))  # type: ignore[call-overload]
         optional["iap_programmatic_client_ids"] = sorted({*listed, desktop_client})
@@ -72,8 +72,16 @@ def read_oauth_client(path: Path) -> OAuthClient:
 
 def lab_oauth_client(settings: Settings) -> OAuthClient | None:
     """The lab's IAP OAuth client, or None until ``init --oauth-client-secret`` set it."""
-    path_text = settings.get(s.OAUTH_CLIENT_SECRET_FILE)
-    return read_oauth_client(Path(path_text).expanduser()) if path_text else None
+    path = settings.file_path(s.OAUTH_CLIENT_SECRET_FILE)
+    return read_oauth_client(path) if path else None
+
+
+def desktop_client_id(settings: Settings) -> str | None:
+    """The researchers' desktop OAuth client id: IAP must allow-list it for their tokens."""
+    path = settings.file_path(s.DESKTOP_CLIENT_FILE)
+    if path:
+        return read_oauth_client(path).client_id
+    return settings.get(s.DESKTOP_CLIENT_ID)
 
 
 def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:

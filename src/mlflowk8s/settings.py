@@ -112,6 +112,14 @@ class Settings:
             )
         return {key: self.values[key] for key in keys}
 
+    def file_path(self, key: str) -> Path | None:
+        """A setting naming a file: ``~`` expanded, relative paths from the lab folder."""
+        value = self.get(key)
+        if not value:
+            return None
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.path.parent / path
+
     @property
     def target(self) -> str:
         return self.get(TARGET) or "gcp"
@@ -135,6 +143,11 @@ def _parse(path: Path, text: str) -> dict[str, str]:
         if binding.key is not None:
             if binding.value is None:
                 raise ConfigFileError(path, "not a KEY=value line", line=binding.original.line)
+            if binding.key in values:
+                # python-dotenv would keep the last one silently; `init` rewrites the first.
+                raise ConfigFileError(
+                    path, f"{binding.key} is set twice", line=binding.original.line
+                )
             value = binding.value
             try:
                 validate_setting(binding.key, value)

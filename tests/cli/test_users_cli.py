@@ -98,6 +98,7 @@ def test_bad_input_exits_2_and_changes_no_file(
         ("users.yaml", "users:\n  ok: {}\n  Bad: {}\n", "users.yaml:3: invalid user name 'Bad'"),
         (".env", "GCP_PROJECT=demo-project\n!!!\n", ".env:2: not a KEY=value line"),
         (".env", "MLFLOWK8S_TARGET=moon\n", ".env:1: MLFLOWK8S_TARGET='moon' is not one of"),
+        (".env", "GCP_PROJECT=lab-one\n# x\nGCP_PROJECT=lab-two\n", ".env:3: GCP_PROJECT is set twice"),
     ],
 )
 @pytest.mark.parametrize("command", [["add-user", "carol"], ["render"], ["users"]])
@@ -114,6 +115,14 @@ def test_malformed_lab_files_name_file_and_line(
     assert result.stderr.startswith(f"error: {message}")
     assert len(result.stderr.splitlines()) == 1
     assert snapshot(lab) == before
+
+
+def test_a_mistyped_lab_dir_is_not_made_a_lab(cli: Cli, lab: Path) -> None:
+    result = cli("--lab-dir", str(lab / "typo"), "add-user", "carol")
+    assert result.code == 2
+    assert result.stderr == f"error: no lab folder {lab / 'typo'}: check --lab-dir, or run " \
+        "`mlflowk8s init` there\n"  # fmt: skip
+    assert not (lab / "typo").exists()
 
 
 def test_verbose_shows_the_traceback(cli: Cli, lab: Path) -> None:

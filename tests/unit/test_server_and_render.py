@@ -73,6 +73,25 @@ def test_desktop_client_joins_the_programmatic_clients() -> None:
     assert platform["iap_programmatic_client_ids"] == ["a.apps", "b.apps", "desk.apps"]
 
 
+def test_desktop_client_file_relative_to_the_lab_joins_the_programmatic_clients(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "desktop.json").write_text(
+        json.dumps({"installed": {"client_id": "file.apps", "client_secret": "s3cret"}})
+    )
+    (tmp_path / "iap.json").write_text(
+        json.dumps({"web": {"client_id": "iap.apps", "client_secret": "s3cret"}})
+    )
+    values = {
+        **SETTINGS.values,
+        "MLFLOWK8S_DESKTOP_CLIENT_FILE": "desktop.json",
+        "IAP_OAUTH_CLIENT_SECRET_FILE": "iap.json",
+    }
+    settings = Settings(path=tmp_path / ".env", values=values)
+    assert platform_vars(settings)["iap_programmatic_client_ids"] == ["file.apps"]
+    assert tenants_vars(settings, [])["iap_oauth_client_id"] == "iap.apps"
+
+
 def test_render_writes_stable_sorted_bytes(tmp_path: Path) -> None:
     users = [User("alice", ("user:a@lab.org",))]
     first = render_lab(tmp_path, SETTINGS, users)

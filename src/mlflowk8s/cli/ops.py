@@ -66,12 +66,15 @@ def _print_status(lc: LabContext, status: Status) -> None:
 
 def plan(ctx: typer.Context, user: UserOpt = None, as_json: JsonOpt = False) -> None:
     """Show what `apply` would change, per root, without changing anything."""
+    from mlflowk8s.fileio import run_lock
     from mlflowk8s.targets import target_for
 
     lc = lab(ctx)
     _check_user(lc, user)
-    with LiveProgress(lc.console, enabled=not as_json) as progress:
+    with run_lock(lc.lab_dir, lc.env), LiveProgress(lc.console, enabled=not as_json) as progress:
         result = target_for(lc).plan(user, progress)
+        # `apply` plans again: a saved plan would only keep every input, secrets too, on disk.
+        result.discard()
     if as_json:
         lc.print_json(result.as_json())
     else:
@@ -79,24 +82,41 @@ def plan(ctx: typer.Context, user: UserOpt = None, as_json: JsonOpt = False) -> 
 
 
 def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None:
-    """Plan, confirm, then create or update the lab; ends with every tenant's URL."""
+    """Plan, confirm, then create or update the lab; ends with every tenant's URL.
+
+    When the platform changes, the tenants are planned again once it is applied; if that
+    plan changes or deletes anything the first did not show, apply asks again.
+    """
+    from mlflowk8s.fileio import run_lock
     from mlflowk8s.targets import target_for
     from mlflowk8s.targets.base import Preflight
 
     lc = lab(ctx)
     _check_user(lc, user)
     target = target_for(lc)
-    if isinstance(target, Preflight):
-        target.preflight()
-    with LiveProgress(lc.console) as progress:
-        result = target.plan(user, progress)
-    _print_plan(lc, result)
-    if not result.changes:
-        return
-    if not confirm("Apply these changes?", yes=yes, what="apply"):
-        raise typer.Exit(1)
-    with LiveProgress(lc.console) as progress:
-        status = target.apply(result, user, progress)
+    with run_lock(lc.lab_dir, lc.env):
+        if isinstance(target, Preflight):
+            target.preflight()
+        with LiveProgress(lc.console) as progress:
+            result = target.plan(user, progress)
+        try:
+            _print_plan(lc, result)
+            if not result.changes:
+                _print_status(lc, target.status(check_health=False))
+                return
+            if not confirm("Apply these changes?", yes=yes, what="apply"):
+                lc.say("Not confirmed: nothing was changed.")
+                raise typer.Exit(1)
+            with LiveProgress(lc.console) as progress:
+
+                def approve(late: Plan) -> bool:
+                    with progress.paused():
+                        _print_plan(lc, late)
+                        return confirm("Apply these changes too?", yes=yes, what="apply")
+
+                status = target.apply(result, user, progress, approve)
+        finally:
+            result.discard()
     _print_status(lc, status)
 
 
@@ -127,6 +147,7 @@ def destroy(
     yes: YesOpt = False,
 ) -> None:
     """Stop every tenant and remove the servers; the lab's data stays unless --delete-data."""
+    from mlflowk8s.fileio import run_lock
     from mlflowk8s.targets import target_for
 
     lc = lab(ctx)
@@ -141,7 +162,7 @@ def destroy(
     if not confirm_by_typing(word, yes=yes, what=what):
         lc.say("Not confirmed: nothing was changed.")
         raise typer.Exit(1)
-    with LiveProgress(lc.console) as progress:
+    with run_lock(lc.lab_dir, lc.env), LiveProgress(lc.console) as progress:
         kept = target.destroy(delete_data, progress)
     for item in kept:
         lc.say(f"Kept: {item}")

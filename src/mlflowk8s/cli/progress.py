@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -48,6 +50,18 @@ class LiveProgress:
         if self._live is not None:
             self._live.__exit__(exc_type, exc, tb)
             self._live = None
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hide the live line while the admin reads a table or answers a question."""
+        if self._live is None:
+            yield
+            return
+        self._live.stop()
+        try:
+            yield
+        finally:
+            self._live.start()
 
     def _render(self) -> Spinner:
         from rich.spinner import Spinner

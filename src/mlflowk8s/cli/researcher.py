@@ -40,10 +40,9 @@ def _desktop_client(
             raise UsageError("--client-id and --client-secret go together")
         return DesktopClient(client_id, client_secret)
     settings = lc.settings()
-    file_setting = settings.get(DESKTOP_CLIENT_FILE)
-    if file_setting:
-        path = Path(file_setting)
-        return load_client_file(path if path.is_absolute() else lc.lab_dir / path)
+    path = settings.file_path(DESKTOP_CLIENT_FILE)
+    if path:
+        return load_client_file(path)
     if settings.get(DESKTOP_CLIENT_ID) and settings.get(DESKTOP_CLIENT_SECRET):
         return DesktopClient(
             str(settings.get(DESKTOP_CLIENT_ID)), str(settings.get(DESKTOP_CLIENT_SECRET))
@@ -112,24 +111,14 @@ def login(
 
 
 def _audience(lc: LabContext) -> str | None:
-    """The IAP audience the lab uses: .env, else the IAP OAuth client JSON's client id."""
-    import json
-
-    from mlflowk8s.settings import OAUTH_CLIENT_SECRET_FILE
+    """The IAP audience the lab uses: .env, else the IAP OAuth client's id."""
+    from mlflowk8s.render import lab_oauth_client
 
     settings = lc.settings()
     if settings.get(IAP_AUDIENCE):
         return settings.get(IAP_AUDIENCE)
-    secret_file = settings.get(OAUTH_CLIENT_SECRET_FILE)
-    if not secret_file:
-        return None
-    try:
-        info = json.loads(Path(secret_file).expanduser().read_text(encoding="utf-8"))
-        section = info.get("web") or info.get("installed") or {}
-        client_id = section.get("client_id")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return client_id if isinstance(client_id, str) else None
+    client = lab_oauth_client(settings)
+    return client.client_id if client else None
 
 
 def _quote(shell: str, value: str) -> str:

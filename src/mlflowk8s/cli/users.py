@@ -68,9 +68,10 @@ def remove_user(
         if not confirm(question, yes=yes, what=f"purging {name}"):
             raise typer.Exit(1)
         from mlflowk8s.cli.progress import LiveProgress
+        from mlflowk8s.fileio import run_lock
         from mlflowk8s.targets import target_for
 
-        with LiveProgress(lc.console) as progress:
+        with run_lock(lc.lab_dir, lc.env), LiveProgress(lc.console) as progress:
             target_for(lc).purge_user(name, progress)
         with editing_users(lc) as users:
             users.purge(name)

@@ -6,6 +6,7 @@ target. Results are plain data: the CLI renders them as tables or ``--json``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,12 +36,27 @@ class Plan:
             per_root[change.action] = per_root.get(change.action, 0) + 1
         return out
 
+    def discard(self) -> None:
+        """Drop what the plan saved (Terraform's plan files hold every input, secrets too)."""
+        if isinstance(self.handle, Discardable):
+            self.handle.discard()
+
     def as_json(self) -> dict[str, Any]:
         return {
             "changes": [asdict(c) for c in self.changes],
             "counts": self.counts(),
             "notes": self.notes,
         }
+
+
+@runtime_checkable
+class Discardable(Protocol):
+    def discard(self) -> None: ...
+
+
+# Asked during ``apply`` when it had to plan again after the admin confirmed (the tenants
+# after a platform change) and the new plan changes or deletes what was not shown.
+Approve = Callable[[Plan], bool]
 
 
 @dataclass
@@ -81,7 +97,11 @@ class Target(Protocol):
 
     def plan(self, user: str | None, progress: Progress) -> Plan: ...
 
-    def apply(self, plan: Plan, user: str | None, progress: Progress) -> Status: ...
+    def apply(
+        self, plan: Plan, user: str | None, progress: Progress, approve: Approve | None = None
+    ) -> Status:
+        """Apply what ``plan`` showed; with ``approve`` None, unseen changes are refused."""
+        ...
 
     def status(self, check_health: bool = True) -> Status: ...
 

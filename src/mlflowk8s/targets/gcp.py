@@ -29,7 +29,7 @@ from mlflowk8s.render import (
     work_dir,
 )
 from mlflowk8s.settings import Settings
-from mlflowk8s.targets.base import Change, Plan, Progress, Status, TenantStatus
+from mlflowk8s.targets.base import Approve, Change, Plan, Progress, Status, TenantStatus
 from mlflowk8s.terraform import (
     ApplyProgress,
     PlannedChange,
@@ -121,12 +121,22 @@ class PlanHandle:
     """What ``apply`` needs to apply exactly what ``plan`` showed."""
 
     user: str | None
+    inputs_digest: str = ""  # the tfvars the plan was made from
     platform_plan: Path | None = None  # None: no platform changes
-    platform_total: int = 0
+    platform_changes: list[PlannedChange] = field(default_factory=list)
     tenants_planned: bool = False
     tenants_plan: Path | None = None  # None: no tenants changes (or not planned)
-    tenants_total: int = 0
+    tenants_changes: list[PlannedChange] = field(default_factory=list)
     outputs_digest: str = ""
+
+    def discard(self) -> None:
+        for path in (self.platform_plan, self.tenants_plan):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+def _inputs_digest(rendered: Rendered) -> str:
+    return hashlib.sha256((dumps(rendered.platform) + dumps(rendered.tenants)).encode()).hexdigest()
 
 
 @dataclass
@@ -327,25 +337,43 @@ class GcpTarget:
             return _relevant(result.changes)
 
         changes = self._retrying(root, attempt, retries)
-        return (out if changes else None), changes
+        if not changes:
+            out.unlink(missing_ok=True)  # nothing to apply; it holds every input all the same
+            return None, changes
+        return out, changes
 
     def _apply_root(
         self,
         root: str,
         plan_file: Path,
-        total: int,
+        planned: Sequence[PlannedChange],
         replan: Callable[[], tuple[Path | None, list[PlannedChange]]],
         label: str = "",
     ) -> None:
-        """Apply a saved plan; a retry after a transient error plans again first."""
+        """Apply a saved plan; a retry after a transient error plans again first.
+
+        The new plan may finish what the failed run started, never touch more: the admin
+        confirmed the first one.
+        """
         tf = self._terraform(root)
         phase = f"applying {root}{': ' + label if label else ''}"
+        shown = {c.address for c in planned}
 
         def attempt(number: int) -> None:
             path: Path | None = plan_file
-            steps = total
+            steps = _count(planned)
             if number:
                 path, changes = replan()
+                unseen = sorted({c.address for c in changes} - shown)
+                if unseen:
+                    if path is not None:
+                        path.unlink(missing_ok=True)
+                    raise OperationError(
+                        f"{root}: planning again after the error found changes the confirmed "
+                        f"plan did not show ({', '.join(unseen[:3])}"
+                        f"{', ...' if len(unseen) > 3 else ''}): nothing more was applied; "
+                        "run apply again to review them"
+                    )
                 steps = _count(changes)
             if path is None:
                 return
@@ -372,14 +400,14 @@ class GcpTarget:
 
         path, changes = replan()
         if path is not None:
-            self._apply_root(root, path, _count(changes), replan, label=label)
+            self._apply_root(root, path, changes, replan, label=label)
         return changes
 
     # -- Target: plan / apply ------------------------------------------------------
     def plan(self, user: str | None, progress: Progress) -> Plan:
         self._progress = progress
         rendered = self._render()
-        handle = PlanHandle(user=user)
+        handle = PlanHandle(user=user, inputs_digest=_inputs_digest(rendered))
         result = Plan(handle=handle)
         # The tenants' inputs are the platform's current outputs, so both roots can be
         # planned at the same time (each has its own state and lock).
@@ -412,7 +440,7 @@ class GcpTarget:
                     tenants = tenants_job.result()
                 except TerraformError as exc:
                     tenants_error = exc
-        handle.platform_plan, handle.platform_total = path, _count(platform_changes)
+        handle.platform_plan, handle.platform_changes = path, platform_changes
         result.changes += [Change(PLATFORM, c.action, c.address) for c in platform_changes]
         if tenants_job is None:
             result.notes.append(
@@ -426,8 +454,8 @@ class GcpTarget:
                 first = tenants_error.result.errors[:1]
                 reason = first[0].text() if first else str(tenants_error)
                 result.notes.append(
-                    f"tenants: not planned: {reason} "
-                    "(apply plans them after applying the platform's changes)"
+                    f"tenants: not planned: {reason} (apply plans them after applying the "
+                    "platform's changes and asks again before changing or deleting any)"
                 )
                 return result
             if not tenants_error.transient:
@@ -436,26 +464,35 @@ class GcpTarget:
         assert tenants is not None
         path, tenant_changes = tenants
         handle.tenants_planned = True
-        handle.tenants_plan, handle.tenants_total = path, _count(tenant_changes)
+        handle.tenants_plan, handle.tenants_changes = path, tenant_changes
         result.changes += [
             Change(TENANTS, c.action, c.address, _tenant_of(c.address)) for c in tenant_changes
         ]
         return result
 
-    def apply(self, plan: Plan, user: str | None, progress: Progress) -> Status:
+    def apply(
+        self, plan: Plan, user: str | None, progress: Progress, approve: Approve | None = None
+    ) -> Status:
         self._progress = progress
+        handle = plan.handle
+        if not isinstance(handle, PlanHandle) or handle.user != user:
+            raise OperationError("apply needs the plan that was shown for the same --user")
         self.require_apply_settings()
-        handle = plan.handle if isinstance(plan.handle, PlanHandle) else None
-        if handle is None or handle.user != user:
-            handle = self.plan(user, progress).handle
-        assert isinstance(handle, PlanHandle)
         rendered = self._render()
+        if _inputs_digest(rendered) != handle.inputs_digest:
+            handle.discard()
+            raise OperationError(
+                "users.yaml or .env changed since the plan was shown: nothing was applied; "
+                "run apply again"
+            )
         if handle.platform_plan is not None:
 
             def replan_platform() -> tuple[Path | None, list[PlannedChange]]:
                 return self._plan_root(PLATFORM, [rendered.platform_path])
 
-            self._apply_root(PLATFORM, handle.platform_plan, handle.platform_total, replan_platform)
+            self._apply_root(
+                PLATFORM, handle.platform_plan, handle.platform_changes, replan_platform
+            )
         outputs = self._platform_outputs()
         if not outputs:
             raise OperationError(
@@ -464,22 +501,50 @@ class GcpTarget:
             )
         targets = [tenant_target(user)] if user else []
         var_files = self._tenants_var_files(rendered)
+
+        def replan_tenants() -> tuple[Path | None, list[PlannedChange]]:
+            return self._plan_root(TENANTS, var_files, targets=targets)
+
         fresh = (
             handle.tenants_planned
             and handle.platform_plan is None
             and handle.outputs_digest == dumps(outputs)
         )
         if fresh:
-            if handle.tenants_plan is not None:
-
-                def replan_tenants() -> tuple[Path | None, list[PlannedChange]]:
-                    return self._plan_root(TENANTS, var_files, targets=targets)
-
-                self._apply_root(TENANTS, handle.tenants_plan, handle.tenants_total, replan_tenants)
+            path, changes = handle.tenants_plan, handle.tenants_changes
         else:
             # The tenants' inputs are the platform outputs just applied: plan them now.
-            self._plan_and_apply(TENANTS, var_files, targets=targets)
+            path, changes = replan_tenants()
+            if path is not None:
+                self._approve_late_tenants(path, changes, handle.tenants_changes, approve)
+        if path is not None:
+            self._apply_root(TENANTS, path, changes, replan_tenants)
         return self.status(check_health=False)
+
+    @staticmethod
+    def _approve_late_tenants(
+        path: Path,
+        changes: list[PlannedChange],
+        shown: list[PlannedChange],
+        approve: Approve | None,
+    ) -> None:
+        """Creating was announced; changing or deleting what was not shown needs a yes."""
+        seen = {(c.address, c.action) for c in shown}
+        if all(c.action == "create" or (c.address, c.action) in seen for c in changes):
+            return
+        late = Plan(
+            changes=[Change(TENANTS, c.action, c.address, _tenant_of(c.address)) for c in changes],
+            notes=[
+                "The platform's changes are applied; the tenants' plan now has changes "
+                "the first plan did not show:"
+            ],
+        )
+        if approve is None or not approve(late):
+            path.unlink(missing_ok=True)
+            raise OperationError(
+                "the tenants' new plan was not confirmed: the platform's changes are applied, "
+                "the tenants' are not; run `mlflowk8s apply` again"
+            )
 
     # -- Target: status ------------------------------------------------------------
     def status(self, check_health: bool = True) -> Status:

@@ -34,7 +34,7 @@ from mlflowk8s import supervisor as sv
 from mlflowk8s.errors import OperationError, UsageError
 from mlflowk8s.fileio import WORK_DIR_NAME, lab_lock, write_atomic
 from mlflowk8s.settings import Settings, load_settings
-from mlflowk8s.targets.base import Change, Plan, Progress, Status, TenantStatus
+from mlflowk8s.targets.base import Approve, Change, Plan, Progress, Status, TenantStatus
 from mlflowk8s.users import User, load_users
 
 HOST = "MLFLOWK8S_LOCAL_HOST"
@@ -372,7 +372,10 @@ class LocalTarget:
         where = f" ({desired.host}:{port})" if port is not None else ""
         return f"{program_name(name)}{where}"
 
-    def apply(self, plan: Plan, user: str | None, progress: Progress) -> Status:
+    def apply(
+        self, plan: Plan, user: str | None, progress: Progress, approve: Approve | None = None
+    ) -> Status:
+        # Nothing is planned after the confirmation here: a changed config is refused.
         timeout = _int_setting(self.settings, START_TIMEOUT, DEFAULT_START_TIMEOUT, 1, 86400)
         with lab_lock(self.lab_dir):
             desired, live, diff = self._snapshot(user)
