@@ -494,8 +494,8 @@ def plugin_config(tracking_uri: str | None, environ: Mapping[str, str]) -> Plugi
 
     Active when the URI's host is ``MLFLOW_DOMAIN``, or when ``MLFLOWK8S_IAP_AUDIENCE`` is
     set and ``MLFLOW_DOMAIN`` does not name another host (so a lab token never goes to a
-    different server). Only http(s) URIs: ``file:``, ``sqlite:``, ``databricks`` are never
-    touched.
+    different server). Only https URIs, or http to this machine: a token never crosses a
+    network in clear; ``file:``, ``sqlite:``, ``databricks`` are never touched.
     """
     audience = environ.get(ENV_AUDIENCE) or None
     domain = (environ.get(ENV_DOMAIN) or "").strip().lower() or None
@@ -506,9 +506,19 @@ def plugin_config(tracking_uri: str | None, environ: Mapping[str, str]) -> Plugi
     parts = urlsplit(tracking_uri or "")
     host = (parts.hostname or "").lower()
     active = False
-    if parts.scheme in ("http", "https") and host:
+    if host and sends_tokens_safely(tracking_uri or ""):
         active = host == domain if domain else audience is not None
     return PluginConfig(active=active, audience=audience, header=matches[0])
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def sends_tokens_safely(url: str) -> bool:
+    """https, or http to this machine (an ssh tunnel, a local proxy): a token is a key."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS)
 
 
 # --- mlflowk8s login: the installed-app flow with a loopback redirect --------------------

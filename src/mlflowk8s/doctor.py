@@ -147,6 +147,11 @@ def _tracking(env: Mapping[str, str]) -> tuple[Check, auth.PluginConfig | None]:
         return _check("tracking URI", "fail", str(exc), f"unset {auth.ENV_HEADER}"), None
     if not uri.startswith(("http://", "https://")):
         return _check("tracking URI", "warn", f"{uri} is not a tracking server", fix), None
+    if not auth.sends_tokens_safely(uri):
+        return _check(
+            "tracking URI", "fail", f"{uri}: a token would cross the network in clear",
+            "use https:// (http:// only to 127.0.0.1, e.g. through an ssh tunnel)",
+        ), config  # fmt: skip
     if not config.active:
         return _check(
             "tracking URI", "warn",

@@ -129,6 +129,9 @@ def render_lab(
     platform = platform_vars(settings, env)
     tenants = tenants_vars(settings, users, env)
     folder = work_dir(lab_dir, env)
+    # Plans, Terraform's working data and outputs land here: for the admin's eyes only.
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
     platform_path = folder / PLATFORM_TFVARS
     tenants_path = folder / TENANTS_TFVARS
     write_atomic(platform_path, dumps(platform))

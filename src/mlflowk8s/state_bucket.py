@@ -17,6 +17,10 @@ ADC_HELP = (
     "no Google credentials found: run `gcloud auth application-default login` "
     "(or set GOOGLE_APPLICATION_CREDENTIALS to a credentials file)"
 )
+ADC_REFUSED = (
+    "Google refused the Application Default Credentials (expired or revoked): run "
+    "`gcloud auth application-default login` again"
+)
 
 
 @dataclass
@@ -83,6 +87,7 @@ def _protect(bucket: Any) -> None:
 def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
     """Create the bucket with its protections, or add the ones an existing bucket lacks."""
     from google.api_core import exceptions as gexc
+    from google.auth import exceptions as auth_exc
 
     client = storage_client(project)
     report = BucketReport(name=name)
@@ -117,6 +122,8 @@ def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
         ) from exc
     except gexc.GoogleAPIError as exc:
         raise OperationError(f"state bucket gs://{name}: {exc.__class__.__name__}: {exc}") from exc
-    except OSError as exc:
+    except auth_exc.RefreshError as exc:
+        raise CredentialsError(ADC_REFUSED) from exc
+    except (auth_exc.TransportError, OSError) as exc:
         raise OperationError(f"cannot reach Cloud Storage for gs://{name}: {exc}") from exc
     return report

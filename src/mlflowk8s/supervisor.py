@@ -210,10 +210,11 @@ class Supervisor:
             yield
         except xmlrpc.client.Fault as exc:
             raise OperationError(f"supervisord could not {what}: {exc.faultString}") from exc
-        except OSError as exc:
+        except (OSError, xmlrpc.client.ProtocolError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else exc.errmsg
             raise OperationError(
                 f"supervisord ({self.layout.socket}) did not answer while trying to {what}: "
-                f"{exc.strerror or exc}"
+                f"{reason or exc}"
             ) from exc
 
     def is_running(self) -> bool:

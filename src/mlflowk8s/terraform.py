@@ -79,13 +79,11 @@ class PlannedChange:
 
 @dataclass
 class RunResult:
-    """What one Terraform command reported: exit code, changes, summary, diagnostics."""
+    """What one Terraform command reported: exit code, planned changes, diagnostics."""
 
     code: int
     changes: list[PlannedChange] = field(default_factory=list)
-    summary: dict[str, int] = field(default_factory=dict)  # add / change / remove
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
     stderr: str = ""
 
     @property
@@ -463,6 +461,9 @@ class Terraform:
                 result, stdout_lines, stderr_chunks = self._read(
                     process, forwarder, on_event, json_ui
                 )
+            except BaseException:
+                _stop(process)
+                raise
             finally:
                 forwarder.processes.discard(process)
             interrupts = forwarder.interrupts
@@ -511,6 +512,21 @@ class Terraform:
         return result, stdout_lines, stderr_chunks
 
 
+def _stop(process: subprocess.Popen[str], grace_seconds: float = 60.0) -> None:
+    """End a terraform we stopped reading: it lives in its own session, so nothing else will.
+
+    SIGINT first, so that it releases the state lock; killed if it does not stop in time.
+    """
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class _Run(RunResult):
     stdout_text: str = ""
@@ -533,9 +549,6 @@ def _collect(result: RunResult, event: dict[str, Any]) -> None:
         change = event.get("change") or {}
         address = (change.get("resource") or {}).get("addr", "")
         result.changes.append(PlannedChange(address=address, action=str(change.get("action"))))
-    elif kind == "change_summary":
-        changes = event.get("changes") or {}
-        result.summary = {k: int(v) for k, v in changes.items() if isinstance(v, int)}
     elif kind == "diagnostic":
         diag = event.get("diagnostic") or {}
         result.diagnostics.append(
@@ -546,12 +559,6 @@ def _collect(result: RunResult, event: dict[str, Any]) -> None:
                 address=diag.get("address"),
             )
         )
-    elif kind == "outputs":
-        result.outputs = {
-            name: item.get("value")
-            for name, item in (event.get("outputs") or {}).items()
-            if isinstance(item, dict) and "value" in item
-        }
 
 
 class ApplyProgress:

@@ -133,7 +133,8 @@ class UsersFile:
         entry = self._users[name] or {}
         return User(
             name=name,
-            members=tuple(entry.get("members") or ()),
+            # A hand-written bare email is a user: (as on the command line).
+            members=tuple(normalize_member(str(m)) for m in entry.get("members") or ()),
             retired=bool(entry.get("retired", False)),
         )
 
@@ -151,7 +152,7 @@ class UsersFile:
             entry = self._entry(name)
             entry.pop("retired", None)
             existing = entry.setdefault("members", [])
-            existing.extend(m for m in normalized if m not in existing)
+            existing.extend(m for m in normalized if m not in user.members)
             return "restored"
         entry = CommentedMap()
         entry["members"] = _flow_list(normalized)
@@ -186,7 +187,9 @@ class UsersFile:
         normalized = normalize_member(member)
         if normalized not in user.members:
             raise UsageError(f"{normalized} is not a member of {name!r}")
-        self._entry(name)["members"].remove(normalized)
+        members = self._entry(name)["members"]
+        for written in [m for m in members if normalize_member(str(m)) == normalized]:
+            members.remove(written)
 
     # -- writing -------------------------------------------------------------------
     def dumps(self) -> str:
@@ -277,8 +280,7 @@ def _validate_entry(name: object, entry: object) -> None:
     if not isinstance(members, list):
         raise UsageError(f"members of {name!r} must be a list")
     for member in members:
-        if normalize_member(str(member)) != member:
-            raise UsageError(f"member {member!r} of {name!r} must be written as kind:value")
+        normalize_member(str(member))
     if not isinstance(entry.get("retired", False), bool):
         raise UsageError(f"retired of {name!r} must be true or false")
 

@@ -91,6 +91,52 @@ def test_no_credentials_says_how_to_get_them(cli: Cli, lab_dir: Path) -> None:
     assert not (lab_dir / ".env").exists()
 
 
+def test_refused_credentials_say_how_to_renew_them(cli: Cli, lab_dir: Path, tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    class RevokedTokenEndpoint(http.server.BaseHTTPRequestHandler):
+        """Stands in for Google's token endpoint answering a revoked refresh token."""
+
+        def do_POST(self) -> None:
+            body = b'{"error": "invalid_grant", "error_description": "Token has been revoked."}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RevokedTokenEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()  # fmt: skip
+    adc = tmp_path / "adc.json"
+    adc.write_text(json.dumps({
+        "type": "service_account", "project_id": "demo-project", "private_key_id": "k1",
+        "private_key": pem, "client_email": "admin@demo-project.iam.gserviceaccount.com",
+        "client_id": "1", "token_uri": f"http://127.0.0.1:{server.server_port}/token",
+    }))  # fmt: skip
+    cli.env["GOOGLE_APPLICATION_CREDENTIALS"] = str(adc)
+    try:
+        result = cli("init", *GCP_OPTIONS)
+    finally:
+        server.shutdown()
+    assert result.code == 1
+    assert result.stderr == (
+        "error: Google refused the Application Default Credentials (expired or revoked): "
+        "run `gcloud auth application-default login` again\n"
+    )
+    assert not (lab_dir / ".env").exists()
+
+
 def test_oauth_client_path_is_recorded_never_copied(
     cli: Cli, fake_gcs: FakeGcs, lab_dir: Path, tmp_path: Path
 ) -> None:

@@ -98,7 +98,7 @@ def test_bad_input_exits_2_and_changes_no_file(
         ("users.yaml", "users:\n  ok: {}\n  Bad: {}\n", "users.yaml:3: invalid user name 'Bad'"),
         (".env", "GCP_PROJECT=demo-project\n!!!\n", ".env:2: not a KEY=value line"),
         (".env", "MLFLOWK8S_TARGET=moon\n", ".env:1: MLFLOWK8S_TARGET='moon' is not one of"),
-        (".env", "GCP_PROJECT=lab-one\n# x\nGCP_PROJECT=lab-two\n", ".env:3: GCP_PROJECT is set twice"),
+        (".env", "MY_KEY=a\n\nMY_KEY=b\n", ".env:3: MY_KEY is set twice"),
     ],
 )
 @pytest.mark.parametrize("command", [["add-user", "carol"], ["render"], ["users"]])
@@ -123,6 +123,15 @@ def test_a_mistyped_lab_dir_is_not_made_a_lab(cli: Cli, lab: Path) -> None:
     assert result.stderr == f"error: no lab folder {lab / 'typo'}: check --lab-dir, or run " \
         "`mlflowk8s init` there\n"  # fmt: skip
     assert not (lab / "typo").exists()
+
+
+def test_an_unwritable_work_folder_is_one_line_and_exit_1(cli: Cli, lab: Path) -> None:
+    (lab / ".mlflowk8s").write_text("a file where the work folder belongs")
+    before = snapshot(lab)
+    result = cli("add-user", "carol")
+    assert result.code == 1
+    assert result.stderr == "error: File exists: .mlflowk8s\n"
+    assert snapshot(lab) == before
 
 
 def test_verbose_shows_the_traceback(cli: Cli, lab: Path) -> None:
@@ -166,14 +175,16 @@ def test_render_prints_paths_and_json(cli: Cli, lab: Path) -> None:
     )
 
 
-def test_render_without_gcp_settings_lists_them(cli: Cli, lab: Path) -> None:
+@pytest.mark.parametrize("command", ["render", "status", "plan", "destroy"])
+def test_gcp_commands_without_gcp_settings_list_them(cli: Cli, lab: Path, command: str) -> None:
     (lab / ".env").write_text("GCP_PROJECT=demo-project\n")
-    result = cli("render")
+    result = cli(command, *(["--yes"] if command == "destroy" else []))
     assert result.code == 2
     assert result.stderr.strip() == (
         "error: missing settings in .env: GCP_REGION, MLFLOW_DOMAIN, TF_GCS_BUCKET, "
         "MLFLOW_GCS_BUCKET (run `mlflowk8s init` to set them)"
     )
+    assert not (lab / ".mlflowk8s" / "default" / "infra").exists(), "nothing copied"
 
 
 def test_version(cli: Cli) -> None:

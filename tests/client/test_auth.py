@@ -255,6 +255,9 @@ def test_the_desktop_client_json_must_be_a_desktop_client(tmp_path: Path) -> Non
         ("https://MLflow.Lab.org:443/alice", {"MLFLOW_DOMAIN": "mlflow.lab.org"}, True),
         ("https://other.org/alice/", {"MLFLOW_DOMAIN": "mlflow.lab.org"}, False),
         ("http://127.0.0.1:5000/alice/", {"MLFLOWK8S_IAP_AUDIENCE": "a"}, True),
+        ("http://localhost:5000/alice/", {"MLFLOWK8S_IAP_AUDIENCE": "a"}, True),
+        ("http://mlflow.lab.org/alice/", {"MLFLOW_DOMAIN": "mlflow.lab.org"}, False),
+        ("http://10.0.0.7:5000/alice/", {"MLFLOWK8S_IAP_AUDIENCE": "a"}, False),
         (
             "https://other.org/alice/",
             {"MLFLOWK8S_IAP_AUDIENCE": "a", "MLFLOW_DOMAIN": "mlflow.lab.org"},

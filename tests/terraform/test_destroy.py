@@ -71,7 +71,8 @@ def test_destroy_retires_tenants_removes_the_cluster_and_keeps_the_data(tf_lab: 
     assert plan.stdout.splitlines()[1] == (
         "tenants: not planned: Resource precondition failed: Get "
         '"https://10.0.0.2/api": dial tcp 10.0.0.2:443: connect: connection refused '
-        "(apply plans them after applying the platform's changes)"
+        "(apply plans them after applying the platform's changes and asks again before "
+        "changing or deleting any)"
     )
     again = tf_lab("apply", "--yes")
     assert again.code == 0, again.stderr

@@ -178,6 +178,28 @@ esac
     )
 
 
+def test_a_failing_event_handler_stops_terraform(tmp_path: Path) -> None:
+    from mlflowk8s.terraform import Terraform
+
+    stopped = tmp_path / "stopped"
+    # Emits one event, then runs until it is told to stop (and says it was).
+    slow = fake_terraform(
+        tmp_path,
+        f"""trap 'touch {stopped}; exit 1' INT
+echo '{{"type":"apply_start","hook":{{"resource":{{"addr":"a.b"}}}}}}'
+i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+""",
+    )
+
+    def broken(event: dict[str, object]) -> None:
+        raise RuntimeError("display failed")
+
+    tf = Terraform(slow, tmp_path, "platform", env={"PATH": "/usr/bin:/bin"})
+    with pytest.raises(RuntimeError):
+        tf.run(["apply"], on_event=broken, json_ui=True)
+    assert stopped.exists(), "terraform got SIGINT (to release its lock) and ended"
+
+
 @pytest.mark.slow
 def test_changed_backend_settings_init_again(tf_lab: TfLab) -> None:
     assert tf_lab("plan").code == 0

@@ -95,6 +95,7 @@ def test_desktop_client_file_relative_to_the_lab_joins_the_programmatic_clients(
 def test_render_writes_stable_sorted_bytes(tmp_path: Path) -> None:
     users = [User("alice", ("user:a@lab.org",))]
     first = render_lab(tmp_path, SETTINGS, users)
+    assert first.platform_path.parent.stat().st_mode & 0o777 == 0o700
     before = first.platform_path.read_bytes(), first.tenants_path.read_bytes()
     mtime = first.tenants_path.stat().st_mtime_ns
     second = render_lab(tmp_path, SETTINGS, users)

@@ -142,7 +142,7 @@ def test_duplicate_active_user_is_rejected(tmp_path: Path) -> None:
         ("people: {}\n", 1, "top-level 'users:'"),
         ("users:\n  ok: {}\n  Bad: {}\n", 3, "invalid user name 'Bad'"),
         ("users:\n  alice:\n    members: [alice]\n", 2, "invalid member 'alice'"),
-        ("users:\n  alice:\n    members: [alice@lab.org]\n", 2, "kind:value"),
+        ("users:\n  alice:\n    members: [robot:r@lab.org]\n", 2, "invalid member 'robot:r@"),
         ("users:\n  alice:\n    colour: red\n", 2, "unknown keys: colour"),
         ("users:\n  alice:\n    retired: maybe\n", 2, "true or false"),
     ],
@@ -151,6 +151,16 @@ def test_malformed_files_name_file_and_line(text: str, line: int, message: str) 
     with pytest.raises(ConfigFileError, match=message) as info:
         parse_users(Path("/lab/users.yaml"), text)
     assert str(info.value).startswith(f"/lab/users.yaml:{line}: ")
+
+
+def test_a_hand_written_bare_email_is_a_user_member(tmp_path: Path) -> None:
+    path = tmp_path / "users.yaml"
+    users = parse_users(path, "users:\n  alice:\n    members: [alice@lab.org]  # the PI\n")
+    assert users.get("alice").members == ("user:alice@lab.org",)
+    assert users.grant("alice", "user:alice@lab.org") is False
+    users.revoke("alice", "alice@lab.org")
+    assert users.get("alice").members == ()
+    assert "# the PI" in users.dumps()
 
 
 def test_read_only_loads_follow_every_change_of_the_file(tmp_path: Path) -> None:

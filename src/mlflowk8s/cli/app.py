@@ -92,18 +92,22 @@ for module in (lab_commands, user_commands, ops_commands, researcher_commands):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn our errors into one line and an exit code."""
-    from mlflowk8s.errors import EXIT_INTERRUPTED, MlflowK8sError
+    from mlflowk8s.errors import EXIT_FAILED, EXIT_INTERRUPTED, MlflowK8sError
 
     verbose = any(arg in ("-v", "--verbose") for arg in (argv or sys.argv[1:]))
     try:
         code = app(args=argv, prog_name="mlflowk8s", standalone_mode=False)
-    except MlflowK8sError as exc:
+    except (MlflowK8sError, OSError) as exc:
+        # OSError: a lab file or folder that cannot be read or written (permissions, disk).
         if verbose:
             import traceback
 
             traceback.print_exc()
-        _error(str(exc))
-        sys.exit(exc.exit_code)
+        if isinstance(exc, MlflowK8sError):
+            _error(str(exc))
+            sys.exit(exc.exit_code)
+        _error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
         _error("interrupted")
         sys.exit(EXIT_INTERRUPTED)

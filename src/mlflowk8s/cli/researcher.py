@@ -73,7 +73,7 @@ def login(
         typer.Option(
             "--client-secret",
             envvar=DESKTOP_CLIENT_SECRET,
-            help="Desktop OAuth client secret.",
+            help="Desktop OAuth client secret (prefer --client-file: command lines show in ps).",
             show_default=False,
         ),
     ] = None,

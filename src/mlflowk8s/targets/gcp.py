@@ -63,6 +63,17 @@ _SKIP_DIRS = {".terraform", "tests", "__pycache__"}
 T = TypeVar("T")
 
 
+def _retry_delay() -> float:
+    text = os.environ.get(RETRY_DELAY_ENV, "")
+    try:
+        delay = float(text) if text else DEFAULT_RETRY_DELAY
+    except ValueError:
+        delay = -1.0
+    if not 0 <= delay <= 3600:
+        raise UsageError(f"{RETRY_DELAY_ENV}={text!r}: give seconds between 0 and 3600")
+    return delay
+
+
 def infra_dir() -> Path:
     """The Terraform roots: ``MLFLOWK8S_INFRA_DIR``, the packaged infra, or the repo's."""
     configured = os.environ.get(INFRA_ENV)
@@ -202,6 +213,9 @@ class GcpTarget:
         """The root's runner, its sources synced and initialised (again when they changed)."""
         if root in self._roots:
             return self._roots[root]
+        # Settings first: a lab missing them gets one error and no copied sources.
+        self.settings.require(*s.GCP_REQUIRED)
+        backend = self._backend_config(root)
         if self._binary is None:
             self._binary, _ = find_terraform(cache=self.work / "terraform-version.json")
         dest = self.work / "infra"
@@ -221,7 +235,6 @@ class GcpTarget:
             unlock_command=self.unlock_command,
             on_interrupt=self._interrupted,
         )
-        backend = self._backend_config(root)
         stamp_path = dest / root / _STAMP
         stamp = dumps({"backend": backend, "sources": digest, "terraform": str(self._binary)})
         current = stamp_path.read_text(encoding="utf-8") if stamp_path.exists() else ""
@@ -294,7 +307,7 @@ class GcpTarget:
     # -- retries -------------------------------------------------------------------
     def _retrying(self, root: str, attempt: Callable[[int], T], retries: int = RETRIES) -> T:
         """Run ``attempt(n)``; transient Terraform errors are retried ``retries`` times."""
-        base = float(os.environ.get(RETRY_DELAY_ENV, DEFAULT_RETRY_DELAY))
+        base = _retry_delay()
         number = 0
         while True:
             try:
@@ -705,9 +718,8 @@ class GcpTarget:
             )
         result = self._terraform(root).force_unlock(lock_id)
         if result.code != 0:
-            raise OperationError(
-                f"terraform force-unlock ({root}) failed: {result.stderr.strip().splitlines()[-1]}"
-            )
+            last = (result.stderr.strip().splitlines() or [f"exit code {result.code}"])[-1]
+            raise OperationError(f"terraform force-unlock ({root}) failed: {last}")
         return root
 
     def _locks(self) -> dict[str, str]:
