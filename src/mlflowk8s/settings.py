@@ -11,9 +11,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlflowk8s.errors import ConfigFileError, UsageError
 from mlflowk8s.fileio import write_atomic
+
+if TYPE_CHECKING:
+    from dotenv.parser import Binding
 
 ENV_FILE = ".env"
 
@@ -133,26 +137,33 @@ class Settings:
         }
 
 
+def _line_of(binding: Binding) -> int:
+    """The line of the binding's key: python-dotenv counts the blank lines before it."""
+    original = binding.original
+    blank = len(original.string) - len(original.string.lstrip("\r\n"))
+    return int(original.line) + original.string[:blank].count("\n")
+
+
 def _parse(path: Path, text: str) -> dict[str, str]:
     from dotenv.parser import parse_stream
 
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(text)):
         if binding.error or (binding.key is not None and not _KEY_RE.match(binding.key)):
-            raise ConfigFileError(path, "not a KEY=value line", line=binding.original.line)
+            raise ConfigFileError(path, "not a KEY=value line", line=_line_of(binding))
         if binding.key is not None:
             if binding.value is None:
-                raise ConfigFileError(path, "not a KEY=value line", line=binding.original.line)
+                raise ConfigFileError(path, "not a KEY=value line", line=_line_of(binding))
             if binding.key in values:
                 # python-dotenv would keep the last one silently; `init` rewrites the first.
                 raise ConfigFileError(
-                    path, f"{binding.key} is set twice", line=binding.original.line
+                    path, f"{binding.key} is set twice", line=_line_of(binding)
                 )
             value = binding.value
             try:
                 validate_setting(binding.key, value)
             except UsageError as exc:
-                raise ConfigFileError(path, str(exc), line=binding.original.line) from exc
+                raise ConfigFileError(path, str(exc), line=_line_of(binding)) from exc
             values[binding.key] = value
     return values
 
