@@ -21,12 +21,13 @@ GITIGNORE_LINES = (
 )
 GITIGNORE_HEADER = "# mlflowk8s: work folder and secrets stay out of git"
 
-PROMPTS = {
-    s.PROJECT: "Google Cloud project id",
-    s.REGION: "Region (e.g. europe-west1)",
-    s.DOMAIN: "Domain the lab's tracking servers answer on (e.g. mlflow.lab.org)",
-    s.STATE_BUCKET: "Terraform state bucket",
-    s.ARTIFACT_BUCKET: "Artifact bucket",
+# Each GCP setting `init` needs: its command-line option, and its prompt on a terminal.
+INIT_SETTINGS = {
+    s.PROJECT: ("project", "Google Cloud project id"),
+    s.REGION: ("region", "Region (e.g. europe-west1)"),
+    s.DOMAIN: ("domain", "Domain the lab's tracking servers answer on (e.g. mlflow.lab.org)"),
+    s.STATE_BUCKET: ("state-bucket", "Terraform state bucket"),
+    s.ARTIFACT_BUCKET: ("artifact-bucket", "Artifact bucket"),
 }
 
 
@@ -70,7 +71,7 @@ def resolve_init_settings(
             if default:
                 values[key] = default
             elif prompt is not None:
-                values[key] = prompt(PROMPTS[key], None)
+                values[key] = prompt(INIT_SETTINGS[key][1], None)
     # The bucket names default from the project, so without a project only it is missing.
     defaulted = set(_defaults({s.PROJECT: "x"}))
     missing = [
@@ -79,20 +80,11 @@ def resolve_init_settings(
         if not values.get(key) and (values.get(s.PROJECT) or key not in defaulted)
     ]
     if missing:
-        options = ", ".join("--" + PROMPTS_OPTIONS[key] for key in missing)
+        options = ", ".join("--" + INIT_SETTINGS[key][0] for key in missing)
         raise UsageError(f"missing settings: {', '.join(missing)} (pass {options})")
     for key in s.GCP_REQUIRED:
         s.validate_setting(key, values[key])
     return values
-
-
-PROMPTS_OPTIONS = {
-    s.PROJECT: "project",
-    s.REGION: "region",
-    s.DOMAIN: "domain",
-    s.STATE_BUCKET: "state-bucket",
-    s.ARTIFACT_BUCKET: "artifact-bucket",
-}
 
 
 def check_oauth_client_file(path: Path) -> Path:

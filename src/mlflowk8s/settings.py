@@ -156,9 +156,7 @@ def _parse(path: Path, text: str) -> dict[str, str]:
                 raise ConfigFileError(path, "not a KEY=value line", line=_line_of(binding))
             if binding.key in values:
                 # python-dotenv would keep the last one silently; `init` rewrites the first.
-                raise ConfigFileError(
-                    path, f"{binding.key} is set twice", line=_line_of(binding)
-                )
+                raise ConfigFileError(path, f"{binding.key} is set twice", line=_line_of(binding))
             value = binding.value
             try:
                 validate_setting(binding.key, value)

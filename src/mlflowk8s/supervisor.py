@@ -281,12 +281,10 @@ class Supervisor:
             f"{DAEMON_START_TIMEOUT:.0f} s; see {self.layout.logs / 'supervisord.log'}"
         )
 
-    def reread(self) -> tuple[list[str], list[str], list[str]]:
-        """``supervisorctl reread``: load the config file; returns added, changed, removed."""
+    def reread(self) -> None:
+        """``supervisorctl reread``: load the config file (``update`` then acts on it)."""
         with self._errors("reread its config"):
-            result = self._rpc().reloadConfig()
-        added, changed, removed = result[0]
-        return list(added), list(changed), list(removed)
+            self._rpc().reloadConfig()
 
     def add_group(self, name: str) -> None:
         with self._errors(f"start {name}"):

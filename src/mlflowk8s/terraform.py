@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from mlflowk8s.errors import Interrupted, OperationError, UsageError
+from mlflowk8s.fileio import write_atomic
 
 TERRAFORM_ENV = "MLFLOWK8S_TERRAFORM"
 # infra/ uses validations that refer to other variables, new in Terraform 1.9.
@@ -97,7 +98,6 @@ class LockInfo:
     who: str = ""
     created: str = ""
     operation: str = ""
-    path: str = ""
 
 
 # --- errors -------------------------------------------------------------------------
@@ -188,7 +188,6 @@ def lock_info(result: RunResult) -> LockInfo | None:
                 who=fields.get("Who", ""),
                 created=fields.get("Created", ""),
                 operation=fields.get("Operation", ""),
-                path=fields.get("Path", ""),
             )
     return None
 
@@ -250,9 +249,8 @@ def find_terraform(
             f"{'.'.join(map(str, MIN_VERSION))}"
         )
     if cache is not None:
-        with contextlib.suppress(OSError):
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({"key": key, "version": version_text}) + "\n")
+        with contextlib.suppress(OSError):  # only a cache: the next run asks terraform again
+            write_atomic(cache, json.dumps({"key": key, "version": version_text}) + "\n")
     return path, version_text
 
 

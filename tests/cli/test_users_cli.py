@@ -50,17 +50,19 @@ def test_user_lifecycle_output_and_file(cli: Cli, lab: Path) -> None:
         "    retired: true\n"
         "  bob:\n    members: [user:bob@lab.org, serviceAccount:job@p.iam.gserviceaccount.com]\n"
     )
-    assert json.loads(cli("users", "--json").stdout) == [
+    assert json.loads(cli("users", "--json").stdout) == {"users": [
         {"name": "bob", "members": ["user:bob@lab.org",
          "serviceAccount:job@p.iam.gserviceaccount.com"], "retired": False},
-    ]  # fmt: skip
+    ]}  # fmt: skip
     assert cli("users", "--all").stdout == (
         "USER   MEMBERS                                                         STATE\n"
         "alice  user:alice@lab.org                                              retired\n"
         "bob    user:bob@lab.org, serviceAccount:job@p.iam.gserviceaccount.com  active\n"
     )
     assert cli("add-user", "alice").stdout == "Restored user alice. Run `mlflowk8s apply`.\n"
-    assert [u["name"] for u in json.loads(cli("users", "--json").stdout)] == ["alice", "bob"]
+    assert [u["name"] for u in json.loads(cli("users", "--json").stdout)["users"]] == [
+        "alice", "bob",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -154,7 +156,7 @@ def test_twenty_concurrent_add_users_all_land(cli: Cli, lab: Path) -> None:
     ]
     codes = [proc.wait(timeout=120) for proc in procs]
     assert codes == [0] * 20
-    listed = json.loads(cli("users", "--json").stdout)
+    listed = json.loads(cli("users", "--json").stdout)["users"]
     assert sorted(u["name"] for u in listed) == sorted(["alice", *names])
     assert (lab / "users.yaml").read_text().startswith("# Lab users\n")
 

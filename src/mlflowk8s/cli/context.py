@@ -64,7 +64,8 @@ class LabContext:
         sys.stdout.write("\n".join(lines) + "\n")
 
     def say(self, message: str) -> None:
-        self.console.print(message, soft_wrap=True)
+        # Messages carry paths, addresses and Terraform's words: never Rich markup.
+        self.console.print(message, soft_wrap=True, markup=False)
 
 
 def lab(ctx: typer.Context) -> LabContext:

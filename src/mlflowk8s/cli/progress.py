@@ -74,11 +74,11 @@ class LiveProgress:
     def step(self, message: str) -> None:
         self._phase, self._current, self._done, self._total = message, "", 0, 0
         if self.enabled and self._live is None:
-            self.console.print(f"{message} ...")
+            self.console.print(f"{message} ...", markup=False)
 
     def advance(self, done: int, total: int, current: str) -> None:
         self._done, self._total, self._current = done, total, current
 
     def note(self, message: str) -> None:
         if self.enabled:
-            self.console.print(message)
+            self.console.print(message, markup=False)

@@ -240,16 +240,10 @@ def doctor(
             line = f"{marks[check['status']]} {check['name']}: {check['detail']}"
             if check.get("fix"):
                 line += f"\n     fix: {check['fix']}"
-            lc.say(_escape(line))
+            lc.say(line)
         lc.say("Everything looks fine." if not failed else "Fix the FAIL lines above.")
     if failed:
         raise typer.Exit(1)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return str(escape(text))
 
 
 def register(app: typer.Typer) -> None:

@@ -95,7 +95,7 @@ def list_users(
     users_file = lc.users()
     users = users_file.all_users() if all_users else users_file.active_users()
     if as_json:
-        lc.print_json([user.as_dict() for user in users])
+        lc.print_json({"users": [user.as_dict() for user in users]})
         return
     if not users:
         lc.say("No users yet: `mlflowk8s add-user NAME --member EMAIL`.")

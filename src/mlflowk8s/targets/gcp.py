@@ -28,6 +28,7 @@ from mlflowk8s.render import (
     render_lab,
     work_dir,
 )
+from mlflowk8s.server import health_status
 from mlflowk8s.settings import Settings
 from mlflowk8s.targets.base import Approve, Change, Plan, Progress, Status, TenantStatus
 from mlflowk8s.terraform import (
@@ -276,7 +277,7 @@ class GcpTarget:
             )
         self._oauth_client_secret()
 
-    # Called by `apply` before it plans (see cli/ops.py).
+    # The Preflight interface (targets/base.py): `apply` checks these before planning.
     preflight = require_apply_settings
 
     def _render(self) -> Rendered:
@@ -762,23 +763,11 @@ def classify_health(status_code: int | None) -> tuple[bool | None, str | None]:
     return False, f"HTTP {status_code}"
 
 
-def probe(url: str) -> int | None:
-    import requests
-
-    try:
-        response = requests.get(
-            url.rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_SECONDS, allow_redirects=False
-        )
-    except requests.RequestException:
-        return None
-    return int(response.status_code)
-
-
 def probe_all(tenants: list[TenantStatus]) -> None:
     if not tenants:
         return
     with ThreadPoolExecutor(max_workers=min(16, len(tenants))) as pool:
-        codes = list(pool.map(lambda t: probe(t.url), tenants))
+        codes = list(pool.map(lambda t: health_status(t.url, HEALTH_TIMEOUT_SECONDS), tenants))
     for tenant, code in zip(tenants, codes, strict=True):
         tenant.healthy, note = classify_health(code)
         if note is not None:

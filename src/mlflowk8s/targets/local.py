@@ -21,8 +21,6 @@ import shutil
 import socket
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from mlflowk8s import server
 from mlflowk8s import supervisor as sv
 from mlflowk8s.errors import OperationError, UsageError
 from mlflowk8s.fileio import WORK_DIR_NAME, lab_lock, write_atomic
+from mlflowk8s.render import dumps
 from mlflowk8s.settings import Settings, load_settings
 from mlflowk8s.targets.base import Approve, Change, Plan, Progress, Status, TenantStatus
 from mlflowk8s.users import User, load_users
@@ -133,12 +132,7 @@ def allocate_ports(
 
 # -- health -----------------------------------------------------------------------------------
 def probe(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
-    """Whether ``<url>health`` answers 200 (the tenant URL ends with '/')."""
-    try:
-        with urllib.request.urlopen(f"{url}health", timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
+    return server.health_status(url, timeout) == 200
 
 
 def _probe_all(urls: dict[str, str]) -> dict[str, bool]:
@@ -245,7 +239,7 @@ class LocalTarget:
 
     def _write_applied(self, applied: _Applied) -> None:
         data = {"version": 1, "programs": applied.programs, "ports": applied.ports}
-        write_atomic(self.applied_file, _dump(data))
+        write_atomic(self.applied_file, dumps(data))
 
     # -- rendering ----------------------------------------------------------------------
     def _require_tools(self) -> Path:
@@ -399,7 +393,7 @@ class LocalTarget:
             self.root.chmod(0o700)
             write_atomic(
                 self.ports_file,
-                _dump({"version": 1, "host": desired.host, "ports": desired.ports}),
+                dumps({"version": 1, "host": desired.host, "ports": desired.ports}),
             )
             write_atomic(self.layout.conf, desired.config, mode=0o600)
             for name in (*diff.start, *diff.restart):
@@ -562,7 +556,3 @@ class LocalTarget:
 
 
 _DEAD = sv.ProcessInfo(name="", state="UNKNOWN", pid=0)
-
-
-def _dump(data: object) -> str:
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
