@@ -55,7 +55,7 @@ def _defaults(values: dict[str, str]) -> dict[str, str]:
 def resolve_init_settings(
     existing: dict[str, str],
     given: dict[str, str | None],
-    prompt: Callable[[str, str | None], str] | None,
+    prompt: Callable[[str, str], str] | None,
 ) -> dict[str, str]:
     """Merge options over existing settings, fill defaults, prompt for or list the missing."""
     values = {k: v for k, v in existing.items() if v}
@@ -71,7 +71,7 @@ def resolve_init_settings(
             if default:
                 values[key] = default
             elif prompt is not None:
-                values[key] = prompt(INIT_SETTINGS[key][1], None)
+                values[key] = prompt(key, INIT_SETTINGS[key][1])
     # The bucket names default from the project, so without a project only it is missing.
     defaulted = set(_defaults({s.PROJECT: "x"}))
     missing = [

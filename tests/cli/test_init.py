@@ -174,19 +174,25 @@ def test_missing_settings_are_prompted_on_a_terminal(
     )  # fmt: skip
     os.close(terminal)
     seen = b""
-    answers = {b"project id: ": b"prompt-project\n", b"europe-west1): ": b"europe-west1\n"}
+    # A bad answer is said at once and asked again.
+    answers = [
+        (b"project id: ", b"Bad_Project\n"),
+        (b"project id: ", b"prompt-project\n"),
+        (b"europe-west1): ", b"europe-west1\n"),
+    ]
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
         try:
             seen += os.read(controller, 1024)
         except OSError:
             break
-        for prompt, answer in list(answers.items()):
-            if seen.endswith(prompt):
-                os.write(controller, answer)
-                del answers[prompt]
+        if answers and seen.endswith(answers[0][0]):
+            os.write(controller, answers.pop(0)[1])
+            seen += b"|"  # the same prompt again must be new output
     proc.wait(timeout=30)
     os.close(controller)
-    assert proc.returncode == 0, seen.decode(errors="replace")
-    assert answers == {}
+    text = seen.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert answers == []
+    assert "GCP_PROJECT='Bad_Project' is not a Google Cloud project id" in text
     assert "GCP_PROJECT=prompt-project\n" in (lab_dir / ".env").read_text()

@@ -136,6 +136,20 @@ def test_an_unwritable_work_folder_is_one_line_and_exit_1(cli: Cli, lab: Path) -
     assert snapshot(lab) == before
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--bogus"], "No such option: --bogus"), (["add-user"], "Missing argument 'name'")],
+)
+def test_bad_options_show_usage_and_exit_2(
+    cli: Cli, lab: Path, args: list[str], message: str
+) -> None:
+    result = cli(*args)
+    assert result.code == 2
+    assert message in result.stderr
+    assert "Usage: mlflowk8s" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_verbose_shows_the_traceback(cli: Cli, lab: Path) -> None:
     result = cli("-v", "add-user", "Alice")
     assert result.code == 2

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from mlflowk8s import __version__
@@ -116,9 +115,14 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         _error("aborted")
         sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Bad options and arguments: Click's exceptions, which Typer >= 0.26 vendors as its
+        # own classes; both kinds know how to show themselves.
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if not callable(show) or not isinstance(exit_code, int):
+            raise
+        show()
+        sys.exit(exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
 

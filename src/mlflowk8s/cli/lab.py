@@ -67,8 +67,16 @@ def init(
     if oauth_client_secret is not None:
         given[s.OAUTH_CLIENT_SECRET_FILE] = str(check_oauth_client_file(oauth_client_secret))
 
-    def ask(label: str, default: str | None) -> str:
-        return str(typer.prompt(label, default=default))
+    def ask(key: str, label: str) -> str:
+        from mlflowk8s.errors import UsageError
+
+        def checked(value: str) -> str:
+            try:
+                return s.validate_setting(key, value.strip())
+            except UsageError as exc:
+                raise typer.BadParameter(str(exc)) from exc  # the prompt says it, asks again
+
+        return str(typer.prompt(label, value_proc=checked))
 
     can_prompt = interactive() and not no_input
     values = resolve_init_settings(current.values, given, ask if can_prompt else None)
