@@ -194,7 +194,8 @@ def _reach_tenant(uri: str, config: auth.PluginConfig, token: auth.IDToken | Non
     code = response.status_code
     if code == 200:
         return _check("reachability", "ok", f"{url} answers 200")
-    who = token.email if token else "you"
+    who = (token.email if token else None) or "you"
+    kind = "serviceAccount" if who.endswith(".gserviceaccount.com") else "user"
     fixes = {
         401: (
             "IAP did not accept the token",
@@ -202,7 +203,7 @@ def _reach_tenant(uri: str, config: auth.PluginConfig, token: auth.IDToken | Non
         ),
         403: (
             f"IAP: {who} may not use this tenant",
-            f"ask the lab admin: mlflowk8s grant NAME user:{who}",
+            f"ask the lab admin: mlflowk8s grant NAME {kind}:{who}",
         ),
         404: ("no tenant at this address", "check the name in MLFLOW_TRACKING_URI"),
     }

@@ -58,6 +58,9 @@ def storage_client(project: str) -> Any:
     return storage.Client(project=project, credentials=credentials)
 
 
+# Give up on an unreachable Cloud Storage after this long (the library's own is 120 s).
+RETRY_SECONDS = 30.0
+
 IAM_PROTECTIONS = ("uniform bucket-level access", "public access prevention")
 
 
@@ -88,15 +91,17 @@ def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
     """Create the bucket with its protections, or add the ones an existing bucket lacks."""
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
+    from google.cloud.storage.retry import DEFAULT_RETRY
 
+    retry = DEFAULT_RETRY.with_timeout(RETRY_SECONDS)
     client = storage_client(project)
     report = BucketReport(name=name)
     try:
-        bucket = client.lookup_bucket(name)
+        bucket = client.lookup_bucket(name, retry=retry)
         if bucket is None:
             bucket = client.bucket(name)
             _protect(bucket)
-            bucket = client.create_bucket(bucket, project=project, location=location)
+            bucket = client.create_bucket(bucket, project=project, location=location, retry=retry)
             report.created = True
             report.unverified = _unreported(bucket)
             return report
@@ -105,7 +110,7 @@ def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
         if report.fixed:
             _protect(bucket)
             bucket.patch()
-            still = _missing_protections(client.get_bucket(name))
+            still = _missing_protections(client.get_bucket(name, retry=retry))
             if still:
                 raise OperationError(
                     f"state bucket gs://{name} still lacks {', '.join(still)} after fixing it"
@@ -119,6 +124,11 @@ def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
         raise OperationError(
             f"state bucket name gs://{name} is taken by another project: "
             "choose another with --state-bucket"
+        ) from exc
+    except gexc.RetryError as exc:
+        raise OperationError(
+            f"cannot reach Cloud Storage for gs://{name} (gave up after {RETRY_SECONDS:.0f} s): "
+            f"{exc.cause.__class__.__name__ if exc.cause else 'no answer'}"
         ) from exc
     except gexc.GoogleAPIError as exc:
         raise OperationError(f"state bucket gs://{name}: {exc.__class__.__name__}: {exc}") from exc

@@ -13,7 +13,11 @@ if TYPE_CHECKING:
     from mlflowk8s.targets.base import Plan, Status
 
 UserOpt = Annotated[
-    str | None, typer.Option("--user", help="Limit the tenants run to this user's resources.")
+    str | None,
+    typer.Option(
+        "--user",
+        help="Touch only this user's tenant resources (the platform is still planned in full).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
