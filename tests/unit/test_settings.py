@@ -68,3 +68,17 @@ def test_require_lists_every_missing_setting(tmp_path: Path) -> None:
         UsageError, match=r"missing settings in .*\.env: GCP_REGION, MLFLOW_DOMAIN \("
     ):
         load_settings(tmp_path).require("GCP_PROJECT", "GCP_REGION", "MLFLOW_DOMAIN")
+
+
+def test_env_example_is_valid_with_every_optional_key_set(tmp_path: Path) -> None:
+    import re
+
+    from tests.conftest import REPO
+
+    example = (REPO / ".env.example").read_text()
+    uncommented = re.sub(r"(?m)^# ([A-Z][A-Z0-9_]*=)", r"\1", example)
+    (tmp_path / ".env").write_text(uncommented)
+    settings = load_settings(tmp_path)
+    assert settings.get("MLFLOWK8S_DESKTOP_CLIENT_FILE") == "client_secret_desktop.json"
+    assert settings.get("MLFLOWK8S_LOCAL_BASE_PORT") == "5100"
+    assert settings.optional_platform_vars()["gke_spot"] is False
