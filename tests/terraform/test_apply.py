@@ -181,3 +181,13 @@ def test_apply_without_image_or_oauth_client_is_a_usage_error(tf_lab: TfLab) -> 
         "MLFLOW_IMAGE (an image with psycopg2 and google-cloud-storage, by digest)\n"
     )
     assert tf_lab.objects() == []
+
+
+def test_apply_with_nothing_to_change_still_shows_the_urls(tf_lab: TfLab) -> None:
+    tf_lab("add-user", "alice", "--member", "alice@lab.org")
+    assert tf_lab("apply", "--yes").code == 0
+    result = tf_lab("apply", "--yes")
+    assert result.code == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert "No changes: the lab matches users.yaml and .env." in lines
+    assert any(line.startswith("alice  https://mlflow.lab.org/alice/") for line in lines), lines

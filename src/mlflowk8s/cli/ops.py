@@ -106,7 +106,7 @@ def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None
         try:
             _print_plan(lc, result)
             if not result.changes:
-                _print_status(lc, target.status(check_health=False))
+                _print_status(lc, target.status())
                 return
             if not confirm("Apply these changes?", yes=yes, what="apply"):
                 lc.say("Not confirmed: nothing was changed.")
