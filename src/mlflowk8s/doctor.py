@@ -70,14 +70,18 @@ def _terraform(admin: bool) -> Check:
     return _check("terraform", "ok", f"Terraform {version} ({path})")
 
 
-def _apis(project: str, env: Mapping[str, str]) -> Check:
+def enable_command(project: str) -> str:
+    return f"gcloud services enable {' '.join(REQUIRED_APIS)} --project {project}"
+
+
+def required_apis(project: str, env: Mapping[str, str]) -> Check:
     """Are the APIs on that Terraform needs before it can enable the others?"""
     import google.auth
     import google.auth.exceptions
     import requests
     from google.auth.transport.requests import AuthorizedSession
 
-    enable = f"gcloud services enable {' '.join(REQUIRED_APIS)} --project {project}"
+    enable = enable_command(project)
     try:
         credentials, _ = google.auth.default(
             scopes=["https://www.googleapis.com/auth/cloud-platform"]
@@ -242,7 +246,7 @@ def run_checks(
     checks.append(_terraform(admin))
     project = settings.get("GCP_PROJECT") if admin else None
     if project:
-        checks.append(_apis(project, env))
+        checks.append(required_apis(project, env))
     checks.append(_plugin())
     tracking_check, config = _tracking(env)
     checks.append(tracking_check)

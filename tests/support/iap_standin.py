@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import http.server
@@ -28,6 +29,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -674,3 +676,29 @@ class ServiceUsageStandIn:
                 pass
 
         return Handler
+
+
+TERRAFORM_BOOTSTRAP_APIS = {"serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com"}
+
+
+@contextlib.contextmanager
+def admin_google(
+    project: str, folder: Path, enabled: set[str] = TERRAFORM_BOOTSTRAP_APIS
+) -> Iterator[dict[str, str]]:
+    """An admin's Google side for ``apply``: a token endpoint, and Service Usage with
+    ``enabled`` on (by default the APIs Terraform cannot enable itself). Yields the
+    environment pointing there (a service-account key for that token endpoint)."""
+    google = GoogleStandIn(lifetime=3600)
+    usage = ServiceUsageStandIn(google, set(enabled))
+    try:
+        key = folder / "admin-key.json"
+        key.write_text(
+            json.dumps(google.service_account_key(f"admin@{project}.iam.gserviceaccount.com"))
+        )
+        yield {
+            "GOOGLE_APPLICATION_CREDENTIALS": str(key),
+            "MLFLOWK8S_SERVICE_USAGE_ENDPOINT": usage.endpoint,
+        }
+    finally:
+        usage.stop()
+        google.stop()

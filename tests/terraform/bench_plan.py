@@ -1,6 +1,7 @@
 """Benchmark: `mlflowk8s plan` against the same Terraform commands run by hand.
 
-Both run on the fixture roots against fake-gcs-server, warm (initialised, platform and
+Both run on the fixture roots against fake-gcs-server (and stand-ins for Google's token
+endpoint and Service Usage, which the first apply asks), warm (initialised, platform and
 tenants applied, nothing to change): the CLI's overhead (Python start-up, rendering,
 version check, -json parsing) is the difference. Usage::
 
@@ -12,6 +13,7 @@ Prints one line per user count: CLI seconds, by-hand seconds, ratio (target <= 1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.support import fakegcs
+from tests.support.iap_standin import admin_google
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "terraform"
@@ -102,11 +105,12 @@ def _by_hand(hand: Path, env: dict[str, str]) -> None:
 
 def bench(user_counts: Sequence[int], repeat: int) -> list[dict[str, float]]:
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         base = Path(tmp)
         gcs = fakegcs.start(base / "fakegcs.log")
         try:
-            env = _env(gcs)
+            google = stack.enter_context(admin_google("lab-project-1", base))
+            env = {**_env(gcs), **google}
             for users in user_counts:
                 urllib.request.urlopen(gcs.endpoint + "/storage/v1/b", timeout=5).close()
                 lab = _lab(base, gcs, users, env)

@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import REPO, Cli, CliResult
 from tests.support.fakegcs import FakeGcs
+from tests.support.iap_standin import admin_google
 
 FIXTURE_ROOTS = REPO / "tests" / "fixtures" / "terraform"
 PROJECT = "lab-project-1"
@@ -93,8 +94,16 @@ def _key(key: object) -> str:
     return f'["{key}"]' if isinstance(key, str) else f"[{key}]"
 
 
+@pytest.fixture(scope="session")
+def google_apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    with admin_google(PROJECT, tmp_path_factory.mktemp("admin")) as env:
+        yield env
+
+
 @pytest.fixture
-def tf_lab(cli: Cli, fake_gcs: FakeGcs, tmp_path: Path) -> Iterator[TfLab]:
+def tf_lab(
+    cli: Cli, fake_gcs: FakeGcs, google_apis: dict[str, str], tmp_path: Path
+) -> Iterator[TfLab]:
     bucket = f"tfs-{uuid.uuid4().hex[:10]}"
     counter = tmp_path / "fixture-counter"
     secret = tmp_path / "client_secret.json"
@@ -104,6 +113,7 @@ def tf_lab(cli: Cli, fake_gcs: FakeGcs, tmp_path: Path) -> Iterator[TfLab]:
         encoding="utf-8",
     )  # fmt: skip
     cli.env.update(fake_gcs.env())
+    cli.env.update(google_apis)
     cli.env.update(
         {
             "MLFLOWK8S_INFRA_DIR": str(FIXTURE_ROOTS),

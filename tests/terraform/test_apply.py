@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.terraform.conftest import DOMAIN, OAUTH_SECRET, TfLab
+from tests.support.iap_standin import admin_google
+from tests.terraform.conftest import DOMAIN, OAUTH_SECRET, PROJECT, TfLab
 
 pytestmark = pytest.mark.slow  # real terraform + fake-gcs-server through the CLI
 
@@ -191,3 +193,16 @@ def test_apply_with_nothing_to_change_still_shows_the_urls(tf_lab: TfLab) -> Non
     lines = [line.strip() for line in result.stdout.splitlines()]
     assert "No changes: the lab matches users.yaml and .env." in lines
     assert any(line.startswith("alice  https://mlflow.lab.org/alice/") for line in lines), lines
+
+
+def test_first_apply_names_the_apis_terraform_cannot_enable(tf_lab: TfLab, tmp_path: Path) -> None:
+    tf_lab("add-user", "alice", "--member", "alice@lab.org")
+    with admin_google(PROJECT, tmp_path, enabled={"serviceusage.googleapis.com"}) as google:
+        tf_lab.cli.env.update(google)
+        result = tf_lab("apply", "--yes")
+    assert result.code == 1
+    assert result.stderr == (
+        f"error: off in {PROJECT}: cloudresourcemanager.googleapis.com: gcloud services enable "
+        f"serviceusage.googleapis.com cloudresourcemanager.googleapis.com --project {PROJECT}\n"
+    )
+    assert tf_lab.addresses("platform") == []  # nothing was planned or applied

@@ -277,6 +277,21 @@ class GcpTarget:
             )
         self._oauth_client_secret()
 
+    def _check_required_apis(self) -> None:
+        """Before the platform exists: Terraform cannot turn these APIs on itself.
+
+        Without them its first step fails, and looks like an API still being enabled,
+        which the runner would retry for minutes.
+        """
+        from mlflowk8s.doctor import required_apis
+
+        project = self.settings.require(s.PROJECT)[s.PROJECT]
+        self._progress.step(f"checking the Google APIs of {project}")
+        check = required_apis(project, os.environ)
+        if check["status"] != "ok":
+            fix = check.get("fix")
+            raise OperationError(f"{check['detail']}: {fix}" if fix else check["detail"])
+
     # The Preflight interface (targets/base.py): `apply` checks these before planning.
     preflight = require_apply_settings
 
@@ -426,6 +441,8 @@ class GcpTarget:
         # The tenants' inputs are the platform's current outputs, so both roots can be
         # planned at the same time (each has its own state and lock).
         outputs = self._platform_outputs()
+        if not outputs:
+            self._check_required_apis()
         if outputs:
             self.require_apply_settings()
             self._terraform(TENANTS)
