@@ -18,8 +18,6 @@ Check = dict[str, str]
 HTTP_TIMEOUT_SECONDS = 10.0
 # Terraform cannot turn these on itself (DESIGN.md, "Nodes"): the admin must.
 REQUIRED_APIS = ("serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com")
-SERVICE_USAGE_ENDPOINT = "https://serviceusage.googleapis.com"
-ENV_SERVICE_USAGE_ENDPOINT = "MLFLOWK8S_SERVICE_USAGE_ENDPOINT"  # tests point it at a fake
 
 
 def _check(name: str, status: str, detail: str, fix: str = "") -> Check:
@@ -76,44 +74,38 @@ def enable_command(project: str) -> str:
 
 def required_apis(project: str, env: Mapping[str, str]) -> Check:
     """Are the APIs on that Terraform needs before it can enable the others?"""
-    import google.auth
-    import google.auth.exceptions
-    import requests
-    from google.auth.transport.requests import AuthorizedSession
+    import json
+
+    from mlflowk8s import google_api
 
     enable = enable_command(project)
     try:
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/cloud-platform"]
-        )
-    except google.auth.exceptions.GoogleAuthError as exc:
-        return _check(
-            "google apis", "fail", f"no Google credentials for admin work ({exc})",
-            "gcloud auth application-default login",
-        )  # fmt: skip
-    endpoint = env.get(ENV_SERVICE_USAGE_ENDPOINT) or SERVICE_USAGE_ENDPOINT
-    session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        session = google_api.admin_session()
+    except MlflowK8sError as exc:
+        return _check("google apis", "fail", str(exc), "gcloud auth application-default login")
+    base = google_api.endpoint(google_api.SERVICE_USAGE, env)
     off = []
     for api in REQUIRED_APIS:
-        url = f"{endpoint}/v1/projects/{project}/services/{api}"
         try:
-            response = session.get(url, timeout=HTTP_TIMEOUT_SECONDS)
-        except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
+            code, body = google_api.get_json(
+                session, f"{base}/v1/projects/{project}/services/{api}"
+            )
+        except MlflowK8sError as exc:
             return _check(
                 "google apis", "fail", f"cannot ask Service Usage about {project}: {exc}",
                 "check the network and `gcloud auth application-default login`",
             )  # fmt: skip
-        if response.status_code == 200:
-            if response.json().get("state") != "ENABLED":
+        if code == 200:
+            if body.get("state") != "ENABLED":
                 off.append(api)
-        elif response.status_code == 403 and "SERVICE_DISABLED" in response.text:
+        elif code == 403 and "SERVICE_DISABLED" in json.dumps(body):
             return _check(
                 "google apis", "fail", f"the Service Usage API is off in {project}", enable
             )
         else:
             return _check(
                 "google apis", "fail",
-                f"Service Usage answered HTTP {response.status_code} for project {project}",
+                f"Service Usage answered HTTP {code} for project {project}",
                 "check GCP_PROJECT and that you may view its services "
                 "(roles/serviceusage.serviceUsageViewer)",
             )  # fmt: skip

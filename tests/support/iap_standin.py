@@ -678,27 +678,88 @@ class ServiceUsageStandIn:
         return Handler
 
 
+class CertificateManagerStandIn:
+    """Certificate Manager's map entries and certificates: the lab's one certificate,
+    whose ``managed`` block (state, authorization attempts) a test sets."""
+
+    def __init__(self, google: GoogleStandIn) -> None:
+        self.google = google
+        self.managed: dict[str, Any] = {"state": "ACTIVE"}
+        self._server = _serve(self._handler())
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        manager = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                if token not in manager.google.access_tokens:
+                    _reply(self, 401, b'{"error": {"code": 401}}')
+                    return
+                # /v1/projects/P/locations/global/certificateMaps/M/certificateMapEntries
+                # /v1/projects/P/locations/global/certificates/C
+                parts = urlsplit(self.path).path.split("/")
+                where = "/".join(parts[2:6])
+                if len(parts) == 9 and parts[6] == "certificateMaps":
+                    certificate = parts[7].removesuffix("-certmap") + "-cert"
+                    entry = {"certificates": [f"{where}/certificates/{certificate}"]}
+                    body: dict[str, Any] = {"certificateMapEntries": [entry]}
+                elif len(parts) == 8 and parts[6] == "certificates":
+                    body = {"name": "/".join(parts[2:]), "managed": manager.managed}
+                else:
+                    _reply(self, 404, b'{"error": {"code": 404}}')
+                    return
+                _reply(self, 200, json.dumps(body).encode())
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
 TERRAFORM_BOOTSTRAP_APIS = {"serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com"}
+
+
+@dataclass
+class AdminGoogle:
+    """What an admin's commands reach of Google, standing in: ``env`` points there."""
+
+    env: dict[str, str]
+    certificates: CertificateManagerStandIn
 
 
 @contextlib.contextmanager
 def admin_google(
     project: str, folder: Path, enabled: set[str] = TERRAFORM_BOOTSTRAP_APIS
-) -> Iterator[dict[str, str]]:
-    """An admin's Google side for ``apply``: a token endpoint, and Service Usage with
-    ``enabled`` on (by default the APIs Terraform cannot enable itself). Yields the
-    environment pointing there (a service-account key for that token endpoint)."""
+) -> Iterator[AdminGoogle]:
+    """An admin's Google side: a token endpoint, Service Usage with ``enabled`` on (by
+    default the APIs Terraform cannot enable itself) and Certificate Manager; the
+    credentials are a service-account key for that token endpoint."""
     google = GoogleStandIn(lifetime=3600)
     usage = ServiceUsageStandIn(google, set(enabled))
+    certificates = CertificateManagerStandIn(google)
     try:
         key = folder / "admin-key.json"
         key.write_text(
             json.dumps(google.service_account_key(f"admin@{project}.iam.gserviceaccount.com"))
         )
-        yield {
+        env = {
             "GOOGLE_APPLICATION_CREDENTIALS": str(key),
             "MLFLOWK8S_SERVICE_USAGE_ENDPOINT": usage.endpoint,
+            "MLFLOWK8S_CERTIFICATE_MANAGER_ENDPOINT": certificates.endpoint,
         }
+        yield AdminGoogle(env, certificates)
     finally:
+        certificates.stop()
         usage.stop()
         google.stop()

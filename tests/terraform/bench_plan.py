@@ -110,7 +110,7 @@ def bench(user_counts: Sequence[int], repeat: int) -> list[dict[str, float]]:
         gcs = fakegcs.start(base / "fakegcs.log")
         try:
             google = stack.enter_context(admin_google("lab-project-1", base))
-            env = {**_env(gcs), **google}
+            env = {**_env(gcs), **google.env}
             for users in user_counts:
                 urllib.request.urlopen(gcs.endpoint + "/storage/v1/b", timeout=5).close()
                 lab = _lab(base, gcs, users, env)

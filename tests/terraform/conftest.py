@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import REPO, Cli, CliResult
 from tests.support.fakegcs import FakeGcs
-from tests.support.iap_standin import admin_google
+from tests.support.iap_standin import AdminGoogle, admin_google
 
 FIXTURE_ROOTS = REPO / "tests" / "fixtures" / "terraform"
 PROJECT = "lab-project-1"
@@ -37,6 +37,7 @@ class TfLab:
     gcs: FakeGcs
     bucket: str
     counter: Path
+    google: AdminGoogle
 
     @property
     def path(self) -> Path:
@@ -95,14 +96,14 @@ def _key(key: object) -> str:
 
 
 @pytest.fixture(scope="session")
-def google_apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with admin_google(PROJECT, tmp_path_factory.mktemp("admin")) as env:
-        yield env
+def google_apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminGoogle]:
+    with admin_google(PROJECT, tmp_path_factory.mktemp("admin")) as google:
+        yield google
 
 
 @pytest.fixture
 def tf_lab(
-    cli: Cli, fake_gcs: FakeGcs, google_apis: dict[str, str], tmp_path: Path
+    cli: Cli, fake_gcs: FakeGcs, google_apis: AdminGoogle, tmp_path: Path
 ) -> Iterator[TfLab]:
     bucket = f"tfs-{uuid.uuid4().hex[:10]}"
     counter = tmp_path / "fixture-counter"
@@ -113,7 +114,7 @@ def tf_lab(
         encoding="utf-8",
     )  # fmt: skip
     cli.env.update(fake_gcs.env())
-    cli.env.update(google_apis)
+    cli.env.update(google_apis.env)
     cli.env.update(
         {
             "MLFLOWK8S_INFRA_DIR": str(FIXTURE_ROOTS),
@@ -131,7 +132,7 @@ def tf_lab(
     assert result.code == 0, result.stderr
     with (cli.lab / ".env").open("a", encoding="utf-8") as env_file:
         env_file.write(f"MLFLOW_IMAGE={IMAGE}\n")
-    yield TfLab(cli=cli, gcs=fake_gcs, bucket=bucket, counter=counter)
+    yield TfLab(cli=cli, gcs=fake_gcs, bucket=bucket, counter=counter, google=google_apis)
 
 
 def wait_for(predicate: object, timeout: float = 60, what: str = "condition") -> None:

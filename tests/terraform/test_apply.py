@@ -135,6 +135,7 @@ def test_status_shows_every_tenant_url_and_the_address_facts(tf_lab: TfLab) -> N
         "dns_authorization: _acme-challenge.mlflow.lab.org. CNAME "
         "fixture.authorize.certificatemanager.goog.",
         "gateway: mlflow-default",
+        "certificate: ACTIVE",
     ]
     data = json.loads(tf_lab("status", "--no-health", "--json").stdout)
     assert [(t["name"], t["url"], t["state"]) for t in data["tenants"]] == [
@@ -198,7 +199,7 @@ def test_apply_with_nothing_to_change_still_shows_the_urls(tf_lab: TfLab) -> Non
 def test_first_apply_names_the_apis_terraform_cannot_enable(tf_lab: TfLab, tmp_path: Path) -> None:
     tf_lab("add-user", "alice", "--member", "alice@lab.org")
     with admin_google(PROJECT, tmp_path, enabled={"serviceusage.googleapis.com"}) as google:
-        tf_lab.cli.env.update(google)
+        tf_lab.cli.env.update(google.env)
         result = tf_lab("apply", "--yes")
     assert result.code == 1
     assert result.stderr == (
@@ -206,3 +207,19 @@ def test_first_apply_names_the_apis_terraform_cannot_enable(tf_lab: TfLab, tmp_p
         f"serviceusage.googleapis.com cloudresourcemanager.googleapis.com --project {PROJECT}\n"
     )
     assert tf_lab.addresses("platform") == []  # nothing was planned or applied
+
+
+def test_status_says_why_the_certificate_is_not_active_yet(tf_lab: TfLab) -> None:
+    tf_lab("add-user", "alice", "--member", "alice@lab.org")
+    assert tf_lab("apply", "--yes").code == 0
+    tf_lab.google.certificates.managed = {
+        "state": "PROVISIONING",
+        "authorizationAttemptInfo": [
+            {"domain": DOMAIN, "state": "AUTHORIZING", "failureReason": "CONFIG"}
+        ],
+    }
+    try:
+        data = json.loads(tf_lab("status", "--no-health", "--json").stdout)
+    finally:
+        tf_lab.google.certificates.managed = {"state": "ACTIVE"}
+    assert data["facts"]["certificate"] == f"PROVISIONING ({DOMAIN}: AUTHORIZING CONFIG)"

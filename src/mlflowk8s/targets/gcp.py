@@ -615,7 +615,18 @@ class GcpTarget:
             facts["dns_authorization"] = f"{auth.get('name')} {auth.get('type')} {auth.get('data')}"
         if tenants_out.get("gateway_name"):
             facts["gateway"] = tenants_out["gateway_name"]
+        facts["certificate"] = self._certificate(outputs)
         return facts
+
+    def _certificate(self, outputs: dict[str, Any]) -> str:
+        from mlflowk8s.errors import MlflowK8sError
+        from mlflowk8s.google_api import certificate_state
+
+        project = self.settings.get(s.PROJECT) or ""
+        try:
+            return certificate_state(project, str(outputs.get("certificate_map_name")), os.environ)
+        except MlflowK8sError as exc:
+            return f"unknown: {exc}"
 
     # -- Target: destroy / purge ---------------------------------------------------
     def destroy_confirmation_word(self) -> str:

@@ -1,0 +1,89 @@
+"""Admin calls to Google's REST APIs (Service Usage, Certificate Manager) with ADC.
+
+Endpoints can be pointed elsewhere by environment variable; the tests point them at
+local stand-ins, as ``STORAGE_EMULATOR_HOST`` does for Cloud Storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mlflowk8s.errors import CredentialsError, OperationError
+
+HTTP_TIMEOUT_SECONDS = 10.0
+SERVICE_USAGE = ("MLFLOWK8S_SERVICE_USAGE_ENDPOINT", "https://serviceusage.googleapis.com")
+CERTIFICATE_MANAGER = (
+    "MLFLOWK8S_CERTIFICATE_MANAGER_ENDPOINT",
+    "https://certificatemanager.googleapis.com",
+)
+
+
+def endpoint(api: tuple[str, str], env: Mapping[str, str]) -> str:
+    variable, default = api
+    return env.get(variable) or default
+
+
+def admin_session() -> Any:
+    """An authorized HTTP session from Application Default Credentials."""
+    import google.auth
+    import google.auth.exceptions
+    from google.auth.transport.requests import AuthorizedSession
+
+    try:
+        credentials, _ = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+    except google.auth.exceptions.GoogleAuthError as exc:
+        raise CredentialsError(f"no Google credentials for admin work ({exc})") from exc
+    return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+
+
+def get_json(session: Any, url: str) -> tuple[int, Any]:
+    """GET ``url``: (HTTP status, parsed body or {}); network and token errors raise."""
+    import google.auth.exceptions
+    import requests
+
+    try:
+        response = session.get(url, timeout=HTTP_TIMEOUT_SECONDS)
+    except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
+        raise OperationError(f"{url.split('/v1/')[0]}: {exc.__class__.__name__}") from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    return int(response.status_code), body
+
+
+def certificate_state(project: str, certificate_map: str, env: Mapping[str, str]) -> str:
+    """The state of the certificate serving the lab's domain, as Certificate Manager says.
+
+    It stays PROVISIONING until DNS points at the Gateway and the DNS authorization record
+    exists; the authorization attempt says which of the two is missing.
+    """
+    base = endpoint(CERTIFICATE_MANAGER, env) + "/v1"
+    session = admin_session()
+    where = f"projects/{project}/locations/global"
+    code, body = get_json(session, f"{base}/{where}/certificateMaps/{certificate_map}"
+                                   "/certificateMapEntries")  # fmt: skip
+    if code != 200:
+        raise OperationError(f"Certificate Manager answered HTTP {code}")
+    names = [name for entry in body.get("certificateMapEntries", [])
+             for name in entry.get("certificates", [])]  # fmt: skip
+    if not names:
+        return "no certificate in the map yet"
+    code, certificate = get_json(session, f"{base}/{names[0]}")
+    if code != 200:
+        raise OperationError(f"Certificate Manager answered HTTP {code}")
+    managed = certificate.get("managed") or {}
+    state = str(managed.get("state") or "UNKNOWN")
+    details = [
+        f"{attempt.get('domain')}: {attempt.get('state')}"
+        + (f" {attempt['failureReason']}" if attempt.get("failureReason") else "")
+        for attempt in managed.get("authorizationAttemptInfo", [])
+        if attempt.get("state") != "AUTHORIZED"
+    ]
+    issue = managed.get("provisioningIssue") or {}
+    if issue.get("reason"):
+        details.append(f"{issue['reason']}: {issue.get('details', '')}".rstrip(": "))
+    return f"{state} ({'; '.join(details)})" if details else state
