@@ -135,3 +135,26 @@ def test_a_second_run_in_the_same_lab_fails_at_once(tf_lab: TfLab) -> None:
         "error: another plan, apply or destroy of environment default is running in this lab"
     ), second.stderr
     assert add.code == 0, "editing users.yaml stays possible during a long apply"
+
+
+def test_a_declined_retry_applies_nothing_more(
+    in_process: TfLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tf_lab = in_process
+    for knob, value in {"fail": "transient", "fail_times": "1", "appear_on_retry": "true"}.items():
+        monkeypatch.setenv(f"TF_VAR_fixture_{knob}", value)
+    lab = target(tf_lab)
+    shown = lab.plan(None, Quiet())
+    asked: list[Plan] = []
+
+    def decline(late: Plan) -> bool:
+        asked.append(late)
+        return False
+
+    with pytest.raises(
+        OperationError, match=r"^platform: not confirmed \(terraform_data\.late\[0\]\): "
+    ):
+        lab.apply(shown, None, Quiet(), decline)
+    assert "terraform_data.late[0]" in [c.address for c in asked[0].changes]
+    assert "terraform_data.late[0]" not in tf_lab.addresses("platform")
+    assert not list((tf_lab.path / ".mlflowk8s" / "default").glob("*.tfplan"))

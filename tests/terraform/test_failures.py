@@ -156,6 +156,18 @@ def test_transient_error_is_retried_after_planning_again(tf_lab: TfLab) -> None:
     assert "terraform_data.failing[0]" in tf_lab.addresses("platform")
 
 
+def test_a_retry_that_would_touch_more_asks_first(tf_lab: TfLab) -> None:
+    tf_lab.knobs(fail="transient", fail_times=1, appear_on_retry="true")
+    # No terminal here: only --yes can answer, and it does.
+    result = tf_lab("apply", "--yes")
+    assert result.code == 0, result.stderr
+    assert (
+        "platform: planning again after the error found changes the confirmed plan did not "
+        "show:" in result.stdout
+    )
+    assert "terraform_data.late[0]" in tf_lab.addresses("platform")
+
+
 def test_transient_error_gives_up_after_three_retries(tf_lab: TfLab) -> None:
     tf_lab.knobs(fail="transient", fail_times=10)
     result = tf_lab("apply", "--yes")

@@ -378,11 +378,13 @@ class GcpTarget:
         planned: Sequence[PlannedChange],
         replan: Callable[[], tuple[Path | None, list[PlannedChange]]],
         label: str = "",
+        approve: Approve | None = None,
     ) -> None:
         """Apply a saved plan; a retry after a transient error plans again first.
 
-        The new plan may finish what the failed run started, never touch more: the admin
-        confirmed the first one.
+        A new plan that only finishes what the failed run started goes on (asking at every
+        transient error would stall an unattended apply); one that touches more needs
+        ``approve``, or stops.
         """
         tf = self._terraform(root)
         phase = f"applying {root}{': ' + label if label else ''}"
@@ -393,16 +395,13 @@ class GcpTarget:
             steps = _count(planned)
             if number:
                 path, changes = replan()
-                unseen = sorted({c.address for c in changes} - shown)
-                if unseen:
-                    if path is not None:
-                        path.unlink(missing_ok=True)
-                    raise OperationError(
-                        f"{root}: planning again after the error found changes the confirmed "
-                        f"plan did not show ({', '.join(unseen[:3])}"
-                        f"{', ...' if len(unseen) > 3 else ''}): nothing more was applied; "
-                        "run apply again to review them"
-                    )
+                if path is not None:
+                    self._confirm_unseen(
+                        root, path, changes, [c for c in changes if c.address not in shown],
+                        approve, why=f"{root}: planning again after the error found changes "
+                        "the confirmed plan did not show:",
+                        refused="nothing more was applied; run apply again",
+                    )  # fmt: skip
                 steps = _count(changes)
             if path is None:
                 return
@@ -414,6 +413,28 @@ class GcpTarget:
                 path.unlink(missing_ok=True)
 
         self._retrying(root, attempt)
+
+    @staticmethod
+    def _confirm_unseen(
+        root: str,
+        path: Path,
+        changes: list[PlannedChange],
+        unseen: list[PlannedChange],
+        approve: Approve | None,
+        why: str,
+        refused: str,
+    ) -> None:
+        """Changes the admin did not confirm: shown and asked for, or the run stops."""
+        if not unseen:
+            return
+        late = Plan(
+            changes=[Change(root, c.action, c.address, _tenant_of(c.address)) for c in changes],
+            notes=[why],
+        )
+        if approve is None or not approve(late):
+            path.unlink(missing_ok=True)
+            listed = ", ".join(c.address for c in unseen[:3]) + (", ..." if len(unseen) > 3 else "")
+            raise OperationError(f"{root}: not confirmed ({listed}): {refused}")
 
     def _plan_and_apply(
         self,
@@ -522,8 +543,9 @@ class GcpTarget:
                 return self._plan_root(PLATFORM, [rendered.platform_path])
 
             self._apply_root(
-                PLATFORM, handle.platform_plan, handle.platform_changes, replan_platform
-            )
+                PLATFORM, handle.platform_plan, handle.platform_changes, replan_platform,
+                approve=approve,
+            )  # fmt: skip
         outputs = self._platform_outputs()
         if not outputs:
             raise OperationError(
@@ -547,35 +569,21 @@ class GcpTarget:
             # The tenants' inputs are the platform outputs just applied: plan them now.
             path, changes = replan_tenants()
             if path is not None:
-                self._approve_late_tenants(path, changes, handle.tenants_changes, approve)
+                # Creating was announced; changing or deleting what was not shown needs a yes.
+                seen = {(c.address, c.action) for c in handle.tenants_changes}
+                unseen = [
+                    c for c in changes if c.action != "create" and (c.address, c.action) not in seen
+                ]
+                self._confirm_unseen(
+                    TENANTS, path, changes, unseen,
+                    approve, why="The platform's changes are applied; the tenants' plan now "
+                    "has changes the first plan did not show:",
+                    refused="the platform's changes are applied, the tenants' are not; "
+                    "run `mlflowk8s apply` again",
+                )  # fmt: skip
         if path is not None:
-            self._apply_root(TENANTS, path, changes, replan_tenants)
+            self._apply_root(TENANTS, path, changes, replan_tenants, approve=approve)
         return self.status(check_health=False)
-
-    @staticmethod
-    def _approve_late_tenants(
-        path: Path,
-        changes: list[PlannedChange],
-        shown: list[PlannedChange],
-        approve: Approve | None,
-    ) -> None:
-        """Creating was announced; changing or deleting what was not shown needs a yes."""
-        seen = {(c.address, c.action) for c in shown}
-        if all(c.action == "create" or (c.address, c.action) in seen for c in changes):
-            return
-        late = Plan(
-            changes=[Change(TENANTS, c.action, c.address, _tenant_of(c.address)) for c in changes],
-            notes=[
-                "The platform's changes are applied; the tenants' plan now has changes "
-                "the first plan did not show:"
-            ],
-        )
-        if approve is None or not approve(late):
-            path.unlink(missing_ok=True)
-            raise OperationError(
-                "the tenants' new plan was not confirmed: the platform's changes are applied, "
-                "the tenants' are not; run `mlflowk8s apply` again"
-            )
 
     # -- Target: status ------------------------------------------------------------
     def status(self, check_health: bool = True) -> Status:
