@@ -96,8 +96,10 @@ def test_env_takes_the_audience_from_the_iap_client_json(cli: Cli, tmp_path: Pat
     assert "SECRET-2" not in result.stdout
 
 
-def test_env_without_a_known_audience_says_who_needs_it(cli: Cli) -> None:
-    (cli.lab / ".env").write_text(f"MLFLOW_DOMAIN={DOMAIN}\n")
+@pytest.mark.parametrize("client_file", ["", "IAP_OAUTH_CLIENT_SECRET_FILE=/admin/only.json\n"])
+def test_env_without_a_known_audience_says_who_needs_it(cli: Cli, client_file: str) -> None:
+    # A researcher's copy of the lab folder may name the admin's client file, absent here.
+    (cli.lab / ".env").write_text(f"MLFLOW_DOMAIN={DOMAIN}\n{client_file}")
     result = cli("env", "alice")
     assert result.code == 0
     assert result.stdout.splitlines()[0].startswith("# MLFLOWK8S_IAP_AUDIENCE is not in")

@@ -112,12 +112,16 @@ def login(
 
 def _audience(lc: LabContext) -> str | None:
     """The IAP audience the lab uses: .env, else the IAP OAuth client's id."""
+    from mlflowk8s.errors import ConfigFileError
     from mlflowk8s.render import lab_oauth_client
 
     settings = lc.settings()
     if settings.get(IAP_AUDIENCE):
         return settings.get(IAP_AUDIENCE)
-    client = lab_oauth_client(settings)
+    try:
+        client = lab_oauth_client(settings)
+    except ConfigFileError:
+        return None  # the admin's client file is not on a researcher's machine
     return client.client_id if client else None
 
 
