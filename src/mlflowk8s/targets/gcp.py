@@ -464,7 +464,7 @@ class GcpTarget:
         outputs = self._platform_outputs()
         if not outputs:
             self._check_required_apis()
-        if outputs:
+        else:
             self.require_apply_settings()
             self._terraform(TENANTS)
             handle.outputs_digest = dumps(outputs)
