@@ -627,12 +627,12 @@ class MetadataStandIn:
         return Handler
 
 
-class ServiceUsageStandIn:
-    """Service Usage's ``services.get``: which APIs are on in a project."""
+class _GoogleApiStandIn:
+    """A Google REST API's GETs that admins' commands make, behind the token endpoint's
+    access tokens; subclasses answer a path with (HTTP status, JSON body)."""
 
-    def __init__(self, google: GoogleStandIn, enabled: set[str]) -> None:
+    def __init__(self, google: GoogleStandIn) -> None:
         self.google = google
-        self.enabled = enabled
         self._server = _serve(self._handler())
 
     @property
@@ -643,34 +643,22 @@ class ServiceUsageStandIn:
         self._server.shutdown()
         self._server.server_close()
 
+    def answer(self, parts: list[str]) -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError
+
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        usage = self
+        api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
                 token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                if token not in usage.google.access_tokens:
+                if token not in api.google.access_tokens:
                     _reply(self, 401, b'{"error": {"code": 401}}')
                     return
-                # /v1/projects/P/services/API
-                parts = urlsplit(self.path).path.split("/")
-                project, api = parts[3], parts[5]
-                if "serviceusage.googleapis.com" not in usage.enabled:
-                    body = {
-                        "error": {
-                            "code": 403,
-                            "message": f"Service Usage API has not been used in project "
-                            f"{project} before or it is disabled.",
-                            "details": [{"reason": "SERVICE_DISABLED"}],
-                        }
-                    }
-                    _reply(self, 403, json.dumps(body).encode())
-                    return
-                state = "ENABLED" if api in usage.enabled else "DISABLED"
-                info = {"name": f"projects/{project}/services/{api}", "state": state}
-                _reply(self, 200, json.dumps(info).encode())
+                status, body = api.answer(urlsplit(self.path).path.split("/"))
+                _reply(self, status, json.dumps(body).encode())
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -678,53 +666,48 @@ class ServiceUsageStandIn:
         return Handler
 
 
-class CertificateManagerStandIn:
+class ServiceUsageStandIn(_GoogleApiStandIn):
+    """Service Usage's ``services.get``: which APIs are on in a project."""
+
+    def __init__(self, google: GoogleStandIn, enabled: set[str]) -> None:
+        self.enabled = enabled
+        super().__init__(google)
+
+    def answer(self, parts: list[str]) -> tuple[int, dict[str, Any]]:
+        # /v1/projects/P/services/API
+        project, api = parts[3], parts[5]
+        if "serviceusage.googleapis.com" not in self.enabled:
+            return 403, {
+                "error": {
+                    "code": 403,
+                    "message": f"Service Usage API has not been used in project {project} "
+                    "before or it is disabled.",
+                    "details": [{"reason": "SERVICE_DISABLED"}],
+                }
+            }
+        state = "ENABLED" if api in self.enabled else "DISABLED"
+        return 200, {"name": f"projects/{project}/services/{api}", "state": state}
+
+
+class CertificateManagerStandIn(_GoogleApiStandIn):
     """Certificate Manager's map entries and certificates: the lab's one certificate,
     whose ``managed`` block (state, authorization attempts) a test sets."""
 
     def __init__(self, google: GoogleStandIn) -> None:
-        self.google = google
         self.managed: dict[str, Any] = {"state": "ACTIVE"}
-        self._server = _serve(self._handler())
+        super().__init__(google)
 
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        manager = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                if token not in manager.google.access_tokens:
-                    _reply(self, 401, b'{"error": {"code": 401}}')
-                    return
-                # /v1/projects/P/locations/global/certificateMaps/M/certificateMapEntries
-                # /v1/projects/P/locations/global/certificates/C
-                parts = urlsplit(self.path).path.split("/")
-                where = "/".join(parts[2:6])
-                if len(parts) == 9 and parts[6] == "certificateMaps":
-                    certificate = parts[7].removesuffix("-certmap") + "-cert"
-                    entry = {"certificates": [f"{where}/certificates/{certificate}"]}
-                    body: dict[str, Any] = {"certificateMapEntries": [entry]}
-                elif len(parts) == 8 and parts[6] == "certificates":
-                    body = {"name": "/".join(parts[2:]), "managed": manager.managed}
-                else:
-                    _reply(self, 404, b'{"error": {"code": 404}}')
-                    return
-                _reply(self, 200, json.dumps(body).encode())
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+    def answer(self, parts: list[str]) -> tuple[int, dict[str, Any]]:
+        # /v1/projects/P/locations/global/certificateMaps/M/certificateMapEntries
+        # /v1/projects/P/locations/global/certificates/C
+        where = "/".join(parts[2:6])
+        if len(parts) == 9 and parts[6] == "certificateMaps":
+            certificate = parts[7].removesuffix("-certmap") + "-cert"
+            entry = {"certificates": [f"{where}/certificates/{certificate}"]}
+            return 200, {"certificateMapEntries": [entry]}
+        if len(parts) == 8 and parts[6] == "certificates":
+            return 200, {"name": "/".join(parts[2:]), "managed": self.managed}
+        return 404, {"error": {"code": 404}}
 
 
 TERRAFORM_BOOTSTRAP_APIS = {"serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com"}
