@@ -15,7 +15,7 @@ from mlflowk8s import auth
 from mlflowk8s.errors import MlflowK8sError
 
 Check = dict[str, str]
-HTTP_TIMEOUT_SECONDS = 10.0
+HTTP_TIMEOUT_SECONDS = 10.0  # reaching a tenant
 # Terraform cannot turn these on itself (DESIGN.md, "Nodes"): the admin must.
 REQUIRED_APIS = ("serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com")
 

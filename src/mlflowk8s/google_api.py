@@ -24,19 +24,29 @@ def endpoint(api: tuple[str, str], env: Mapping[str, str]) -> str:
     return env.get(variable) or default
 
 
-def admin_session() -> Any:
-    """An authorized HTTP session from Application Default Credentials."""
+ADC_HELP = (
+    "no Google credentials found: run `gcloud auth application-default login` "
+    "(or set GOOGLE_APPLICATION_CREDENTIALS to a credentials file)"
+)
+
+
+def admin_credentials(scope: str = "cloud-platform") -> Any:
+    """Application Default Credentials for ``https://www.googleapis.com/auth/<scope>``."""
     import google.auth
     import google.auth.exceptions
-    from google.auth.transport.requests import AuthorizedSession
 
     try:
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/cloud-platform"]
-        )
+        credentials, _ = google.auth.default(scopes=[f"https://www.googleapis.com/auth/{scope}"])
     except google.auth.exceptions.GoogleAuthError as exc:
-        raise CredentialsError(f"no Google credentials for admin work ({exc})") from exc
-    return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        raise CredentialsError(ADC_HELP) from exc
+    return credentials
+
+
+def admin_session() -> Any:
+    """An authorized HTTP session from Application Default Credentials."""
+    from google.auth.transport.requests import AuthorizedSession
+
+    return AuthorizedSession(admin_credentials())  # type: ignore[no-untyped-call]
 
 
 def get_json(session: Any, url: str) -> tuple[int, Any]:

@@ -13,10 +13,6 @@ from typing import Any
 
 from mlflowk8s.errors import CredentialsError, OperationError
 
-ADC_HELP = (
-    "no Google credentials found: run `gcloud auth application-default login` "
-    "(or set GOOGLE_APPLICATION_CREDENTIALS to a credentials file)"
-)
 ADC_REFUSED = (
     "Google refused the Application Default Credentials (expired or revoked): run "
     "`gcloud auth application-default login` again"
@@ -46,15 +42,9 @@ def storage_client(project: str) -> Any:
 
         anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
         return storage.Client(project=project, credentials=anonymous)
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
+    from mlflowk8s.google_api import admin_credentials
 
-    try:
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/devstorage.full_control"]
-        )
-    except DefaultCredentialsError as exc:
-        raise CredentialsError(ADC_HELP) from exc
+    credentials = admin_credentials("devstorage.full_control")
     return storage.Client(project=project, credentials=credentials)
 
 
