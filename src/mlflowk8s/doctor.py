@@ -9,109 +9,49 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlflowk8s import auth
 from mlflowk8s.errors import MlflowK8sError
+from mlflowk8s.targets.base import Check
+from mlflowk8s.targets.base import check as _check
 
-Check = dict[str, str]
+if TYPE_CHECKING:
+    from mlflowk8s.lab import Lab
+    from mlflowk8s.targets.base import Target
+
 HTTP_TIMEOUT_SECONDS = 10.0  # reaching a tenant
-# Terraform cannot turn these on itself (DESIGN.md, "Nodes"): the admin must.
-REQUIRED_APIS = ("serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com")
 
 
-def _check(name: str, status: str, detail: str, fix: str = "") -> Check:
-    out = {"name": name, "status": status, "detail": detail}
-    if fix:
-        out["fix"] = fix
-    return out
-
-
-def _settings(lab_dir: Path) -> tuple[Check, Any]:
-    from mlflowk8s.settings import GCP_REQUIRED, load_settings
-
+def _settings(folder: Path, lab: Lab | None) -> tuple[Check, Target | None]:
+    if lab is None:
+        return _check(
+            "settings",
+            "warn",
+            f"no lab in {folder.resolve()} (researchers do not need one)",
+            "admins: run in the lab folder or pass --lab-dir",
+        ), None
     try:
-        settings = load_settings(lab_dir)
+        settings = lab.settings()
+        target = lab.target()
     except MlflowK8sError as exc:
         return _check(
             "settings", "fail", str(exc), "correct the file, or run `mlflowk8s init`"
         ), None
-    if not settings.path.exists():
-        return _check(
-            "settings",
-            "warn",
-            f"no .env in {lab_dir.resolve()} (researchers do not need one)",
-            "admins: run in the lab folder or pass --lab-dir",
-        ), None
-    if settings.target == "gcp":
-        missing = [key for key in GCP_REQUIRED if not settings.get(key)]
-        if missing:
-            return _check(
-                "settings", "fail", f"missing in {settings.path}: {', '.join(missing)}",
-                "run `mlflowk8s init`",
-            ), settings  # fmt: skip
-    return _check("settings", "ok", f"{settings.path} (target {settings.target})"), settings
+    return _check("settings", "ok", f"{settings.path} (target {target.name})"), target
 
 
-def _terraform(admin: bool) -> Check:
-    from mlflowk8s.terraform import find_terraform
+def _terraform() -> Check:
+    from mlflowk8s.terraform.binary import find_terraform
 
     try:
         path, version = find_terraform()
     except MlflowK8sError as exc:
         return _check(
-            "terraform",
-            "fail" if admin else "warn",
-            str(exc) + ("" if admin else " (only admins need it)"),
+            "terraform", "warn", f"{exc} (only admins need it)",
             "https://developer.hashicorp.com/terraform/install",
-        )
+        )  # fmt: skip
     return _check("terraform", "ok", f"Terraform {version} ({path})")
-
-
-def enable_command(project: str) -> str:
-    return f"gcloud services enable {' '.join(REQUIRED_APIS)} --project {project}"
-
-
-def required_apis(project: str, env: Mapping[str, str]) -> Check:
-    """Are the APIs on that Terraform needs before it can enable the others?"""
-    import json
-
-    from mlflowk8s import google_api
-
-    enable = enable_command(project)
-    try:
-        session = google_api.admin_session()
-    except MlflowK8sError as exc:
-        return _check("google apis", "fail", str(exc), "gcloud auth application-default login")
-    base = google_api.endpoint(google_api.SERVICE_USAGE, env)
-    off = []
-    for api in REQUIRED_APIS:
-        try:
-            code, body = google_api.get_json(
-                session, f"{base}/v1/projects/{project}/services/{api}"
-            )
-        except MlflowK8sError as exc:
-            return _check(
-                "google apis", "fail", f"cannot ask Service Usage about {project}: {exc}",
-                "check the network and `gcloud auth application-default login`",
-            )  # fmt: skip
-        if code == 200:
-            if body.get("state") != "ENABLED":
-                off.append(api)
-        elif code == 403 and "SERVICE_DISABLED" in json.dumps(body):
-            return _check(
-                "google apis", "fail", f"the Service Usage API is off in {project}", enable
-            )
-        else:
-            return _check(
-                "google apis", "fail",
-                f"Service Usage answered HTTP {code} for project {project}",
-                "check GCP_PROJECT and that you may view its services "
-                "(roles/serviceusage.serviceUsageViewer)",
-            )  # fmt: skip
-    if off:
-        return _check("google apis", "fail", f"off in {project}: {', '.join(off)}", enable)
-    return _check("google apis", "ok", f"{', '.join(REQUIRED_APIS)} are on in {project}")
 
 
 def _plugin() -> Check:
@@ -227,21 +167,33 @@ def _reach_domain(domain: str) -> Check:
 
 
 def run_checks(
-    lab_dir: Path,
+    folder: Path,
+    lab: Lab | None,
     lab_audience: Callable[[], str | None],
     environ: Mapping[str, str] | None = None,
 ) -> list[Check]:
+    """The lab's settings, its target's admin checks, then the researcher's side."""
     env = os.environ if environ is None else environ
-    settings_check, settings = _settings(lab_dir)
+    settings_check, target = _settings(folder, lab)
     checks = [settings_check]
-    admin = settings is not None and settings.target == "gcp"
-    checks.append(_terraform(admin))
-    project = settings.get("GCP_PROJECT") if admin else None
-    if project:
-        checks.append(required_apis(project, env))
+    if target is not None:
+        # The target may say more about the settings than that they load (missing keys).
+        for found in target.admin_checks(env):
+            if found["name"] == "settings":
+                checks[0] = found
+            else:
+                checks.append(found)
+    elif lab is None:
+        checks.append(_terraform())  # not in a lab: perhaps an admin's machine to be
     checks.append(_plugin())
     tracking_check, config = _tracking(env)
     checks.append(tracking_check)
+    uri = env.get("MLFLOW_TRACKING_URI", "")
+    host = target.public_host() if target is not None else None
+    # A lab whose tenants nobody signs in to (loopback servers) needs no Google login,
+    # unless the researcher points MLflow at a server elsewhere.
+    if target is not None and host is None and not uri:
+        return checks
     audience = env.get(auth.ENV_AUDIENCE)
     if not audience:
         try:
@@ -250,8 +202,7 @@ def run_checks(
             audience = None
     credentials_check, token = _credentials(audience)
     checks.append(credentials_check)
-    uri = env.get("MLFLOW_TRACKING_URI", "")
-    domain = env.get(auth.ENV_DOMAIN) or (settings.get("MLFLOW_DOMAIN") if settings else None)
+    domain = env.get(auth.ENV_DOMAIN) or host
     if config is not None and uri.startswith(("http://", "https://")):
         checks.append(_reach_tenant(uri, config, token))
     elif domain:

@@ -66,28 +66,6 @@ def health_path(user: str) -> str:
     return f"{static_prefix(user)}/health"
 
 
-def health_status(tenant_url: str, timeout: float) -> int | None:
-    """The HTTP status of an unauthenticated GET of the tenant's /health; None: unreachable.
-
-    Redirects are not followed: IAP's redirect to Google's sign-in is an answer.
-    """
-    import urllib.error
-    import urllib.request
-
-    class NoRedirects(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
-
-    opener = urllib.request.build_opener(NoRedirects)
-    try:
-        with opener.open(tenant_url.rstrip("/") + "/health", timeout=timeout) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except (OSError, ValueError):
-        return None
-
-
 def public_url(domain: str, user: str) -> str:
     return f"https://{domain}{static_prefix(user)}/"
 

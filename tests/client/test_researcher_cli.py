@@ -283,7 +283,7 @@ def test_doctor_reports_a_broken_lab_file_as_a_check(researcher: Cli) -> None:
 
 
 def test_env_for_a_local_lab_prints_the_local_url(cli: Cli) -> None:
-    from mlflowk8s.targets.local import local_dir
+    from mlflowk8s.targets.local.target import local_dir
 
     (cli.lab / ".env").write_text("MLFLOWK8S_TARGET=local\n")
     (cli.lab / "users.yaml").write_text("users:\n  alice:\n    members: []\n")

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from mlflowk8s import server
-from mlflowk8s import supervisor as sv
 from mlflowk8s.errors import OperationError, UsageError
-from mlflowk8s.settings import Settings
-from mlflowk8s.targets import local
+from mlflowk8s.lab import Lab
+from mlflowk8s.lab.settings import Settings
+from mlflowk8s.targets.local import ports as local_ports
+from mlflowk8s.targets.local import settings as local_settings
+from mlflowk8s.targets.local import supervisor as sv
+from mlflowk8s.targets.local import target as local_target
 from tests.conftest import Cli
 from tests.local.conftest import free_base_port
 
@@ -89,23 +92,23 @@ def test_ports_are_stable_never_reused_and_skip_busy_ones() -> None:
         busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         busy.bind(("127.0.0.1", base + 2))
         busy.listen()
-        ports = local.allocate_ports(recorded, ["alice", "carol", "dave"], "127.0.0.1", base)
+        ports = local_ports.allocate_ports(recorded, ["alice", "carol", "dave"], "127.0.0.1", base)
     assert ports == {"alice": base, "bob": base + 1, "carol": base + 3, "dave": base + 4}
-    assert local.allocate_ports(ports, ["carol"], "127.0.0.1", base) == ports
+    assert local_ports.allocate_ports(ports, ["carol"], "127.0.0.1", base) == ports
 
 
 def test_damaged_ports_file_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "ports.json"
     path.write_text("{not json")
     with pytest.raises(OperationError, match=r"ports\.json is damaged"):
-        local.read_ports(path)
+        local_ports.read_ports(path)
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "localhost"])
 def test_other_bind_addresses_are_refused(host: str, tmp_path: Path) -> None:
-    settings = Settings(path=tmp_path / ".env", values={local.HOST: host})
+    settings = Settings(path=tmp_path / ".env", values={local_settings.HOST: host})
     with pytest.raises(UsageError, match="no authentication option for local servers yet"):
-        local.local_host(settings)
+        local_settings.local_host(settings)
 
 
 def _local_lab(cli: Cli, extra: str = "") -> None:
@@ -168,17 +171,19 @@ def test_tenant_url_for_the_env_command(cli: Cli) -> None:
     assert cli("add-user", "alice").code == 0
     assert cli("add-user", "bob").code == 0
     with pytest.raises(UsageError, match="no local server yet: run `mlflowk8s apply`"):
-        local.tenant_url(cli.lab, "alice")
-    root = local.local_dir(cli.lab)
+        local_target.LocalTarget(Lab(cli.lab)).tenant_url("alice")
+    root = local_target.local_dir(cli.lab)
     root.mkdir(parents=True)
     (root / "ports.json").write_text(json.dumps({"ports": {"alice": 5107, "bob": 5108}}))
-    assert local.tenant_url(cli.lab, "alice") == "http://127.0.0.1:5107/alice/"
+    assert (
+        local_target.LocalTarget(Lab(cli.lab)).tenant_url("alice") == "http://127.0.0.1:5107/alice/"
+    )
     assert cli("remove-user", "bob").code == 0
     with pytest.raises(UsageError, match="retired"):
-        local.tenant_url(cli.lab, "bob")
+        local_target.LocalTarget(Lab(cli.lab)).tenant_url("bob")
     with pytest.raises(UsageError, match="no user 'zoe'"):
-        local.tenant_url(cli.lab, "zoe")
-    assert local.local_dir(cli.lab, "dev") == cli.lab.resolve() / ".mlflowk8s" / "local-dev"
+        local_target.LocalTarget(Lab(cli.lab)).tenant_url("zoe")
+    assert local_target.local_dir(cli.lab, "dev") == cli.lab.resolve() / ".mlflowk8s" / "local-dev"
 
 
 def test_destroy_needs_the_folder_name_and_purge_removes_data(cli: Cli) -> None:
@@ -186,9 +191,8 @@ def test_destroy_needs_the_folder_name_and_purge_removes_data(cli: Cli) -> None:
     assert cli("add-user", "alice").code == 0
     result = cli("destroy")
     assert result.code == 2 and "destroy needs confirmation" in result.stderr
-    target = local.LocalTarget(cli.lab, Settings(path=cli.lab / ".env"))
-    assert target.destroy_confirmation_word() == "lab"
-    data = local.local_dir(cli.lab) / "data" / "alice"
+    assert local_target.LocalTarget(Lab(cli.lab)).destroy_confirmation_word() == "lab"
+    data = local_target.local_dir(cli.lab) / "data" / "alice"
     data.mkdir(parents=True)
     (data / "mlflow.db").write_text("")
     result = cli("remove-user", "alice", "--purge", "--yes")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from mlflowk8s.errors import OperationError
-from mlflowk8s.settings import load_settings
+from mlflowk8s.lab import Lab
 from mlflowk8s.targets.base import Plan
-from mlflowk8s.targets.gcp import GcpTarget
+from mlflowk8s.targets.gcp.target import GcpTarget
 from tests.terraform.conftest import TfLab
 from tests.terraform.test_failures import read_until
 
@@ -45,7 +45,7 @@ def in_process(tf_lab: TfLab, monkeypatch: pytest.MonkeyPatch) -> TfLab:
 
 
 def target(tf_lab: TfLab) -> GcpTarget:
-    return GcpTarget(tf_lab.path, load_settings(tf_lab.path))
+    return GcpTarget(Lab(tf_lab.path))
 
 
 def set_image(tf_lab: TfLab, image: str) -> None:

@@ -147,8 +147,10 @@ def test_transient_error_is_retried_after_planning_again(tf_lab: TfLab) -> None:
     lines = result.stdout.splitlines()
     retries = [line for line in lines if "retry" in line]
     assert retries == [
-        "platform: transient error (local-exec provisioner error); retry 1/3 in 0 s",
-        "platform: transient error (local-exec provisioner error); retry 2/3 in 0 s",
+        "platform: transient error (local-exec provisioner error: Google's API is "
+        "rate-limiting or failing); retry 1/3 in 0 s",
+        "platform: transient error (local-exec provisioner error: Google's API is "
+        "rate-limiting or failing); retry 2/3 in 0 s",
     ]
     # Each retry plans again (the saved plan is stale after a partial apply).
     after_first = lines[lines.index(retries[0]) + 1 :]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlflowk8s.targets.gcp import CLUSTER_ADDRESSES, PLATFORM_OUTPUTS_TFVARS
+from mlflowk8s.targets.gcp.destroy import CLUSTER_ADDRESSES
+from mlflowk8s.targets.gcp.roots import PLATFORM_OUTPUTS_TFVARS
 from tests.conftest import REPO
 
 INFRA = REPO / "infra"
@@ -57,8 +58,8 @@ def test_addresses_the_runner_targets_exist_in_infra() -> None:
 
 
 def test_render_matches_the_roots_variables() -> None:
-    from mlflowk8s.render import platform_vars, tenants_vars
-    from mlflowk8s.settings import Settings
+    from mlflowk8s.lab.settings import Settings
+    from mlflowk8s.targets.gcp.render import platform_vars, tenants_vars
 
     settings = Settings(
         path=Path(".env"),

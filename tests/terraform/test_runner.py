@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mlflowk8s.targets.gcp import classify_health, sync_infra
-from mlflowk8s.terraform import (
-    ApplyProgress,
-    Diagnostic,
-    RunResult,
-    TerraformNotFound,
-    find_terraform,
-    is_transient,
-    lock_info,
-)
+from mlflowk8s.health import classify_health
+from mlflowk8s.terraform.binary import find_terraform
+from mlflowk8s.terraform.events import ApplyProgress
+from mlflowk8s.terraform.results import Diagnostic, RunResult, TerraformNotFound, lock_info
+from mlflowk8s.terraform.retry import is_transient
+from mlflowk8s.terraform.workspace import sync_infra
 from tests.terraform.conftest import TfLab, wait_for
 
 LOCK_DETAIL = (
@@ -179,7 +175,7 @@ esac
 
 
 def test_a_failing_event_handler_stops_terraform(tmp_path: Path) -> None:
-    from mlflowk8s.terraform import Terraform
+    from mlflowk8s.terraform.runner import Terraform
 
     stopped = tmp_path / "stopped"
     # Emits one event, then runs until it is told to stop (and says it was).
@@ -240,8 +236,8 @@ def test_probe_reads_health_without_following_iaps_redirect() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    from mlflowk8s.health import probe_all
     from mlflowk8s.targets.base import TenantStatus
-    from mlflowk8s.targets.gcp import probe_all
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -288,7 +284,7 @@ def test_probe_reads_health_without_following_iaps_redirect() -> None:
     ],
 )
 def test_resource_type_of_an_address(address: str, kind: str) -> None:
-    from mlflowk8s.terraform import resource_type
+    from mlflowk8s.terraform.results import resource_type
 
     assert resource_type(address) == kind
 
@@ -297,18 +293,19 @@ def test_resource_type_of_an_address(address: str, kind: str) -> None:
 def test_objects_of_a_gone_cluster_are_forgotten_not_destroyed(
     tf_lab: TfLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlflowk8s.settings import load_settings
-    from mlflowk8s.targets import gcp
+    from mlflowk8s.lab import Lab
+    from mlflowk8s.progress import QuietProgress
+    from mlflowk8s.targets.gcp import destroy
+    from mlflowk8s.targets.gcp.roots import Roots
 
     tf_lab("add-user", "alice", "--member", "alice@lab.org")
     assert tf_lab("apply", "--yes").code == 0
     for key, value in tf_lab.cli.env.items():
         monkeypatch.setenv(key, value)
     # The fixture has no kubernetes_* resources: let the per-tenant namespaces stand in.
-    monkeypatch.setattr(gcp, "CLUSTER_OBJECT_TYPES", ("terraform_data",))
-    monkeypatch.setattr(gcp, "resource_type", lambda a: "terraform_data" * ("namespace" in a))
-    target = gcp.GcpTarget(tf_lab.path, load_settings(tf_lab.path))
-    target._forget_cluster_objects()
+    monkeypatch.setattr(destroy, "CLUSTER_OBJECT_TYPES", ("terraform_data",))
+    monkeypatch.setattr(destroy, "resource_type", lambda a: "terraform_data" * ("namespace" in a))
+    destroy.forget_cluster_objects(Roots(Lab(tf_lab.path), QuietProgress()))
     remaining = tf_lab.addresses("tenants")
     assert 'module.tenant["alice"].terraform_data.namespace[0]' not in remaining
     assert 'module.tenant["alice"].terraform_data.database' in remaining
@@ -350,3 +347,12 @@ def test_bench_plan_runs(capsys: pytest.CaptureFixture[str]) -> None:
     line = capsys.readouterr().out.strip()
     assert line.startswith("plan,    2 users: mlflowk8s "), line
     assert " by hand " in line and " ratio " in line
+
+
+def test_every_retryable_pattern_says_why_and_the_reason_is_the_first_match() -> None:
+    from mlflowk8s.terraform.retry import RETRYABLE, reason_for
+
+    assert all(rule.reason and rule.pattern.pattern for rule in RETRYABLE)
+    overloaded = Diagnostic("error", "Error creating Network", "googleapi: Error 503: backendError")
+    assert reason_for(overloaded) == "Google's API is rate-limiting or failing"
+    assert reason_for(Diagnostic("error", "Unsupported argument", "nope")) is None

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlflowk8s.render import dumps, platform_vars, render_lab, tenants_vars
+from mlflowk8s.fileio import dumps
+from mlflowk8s.lab.settings import Settings
+from mlflowk8s.lab.users import User
 from mlflowk8s.server import LocalTarget, PodTarget, health_path, server_command
-from mlflowk8s.settings import Settings
-from mlflowk8s.users import User
+from mlflowk8s.targets.gcp.render import platform_vars, render_lab, tenants_vars
 
 SETTINGS = Settings(
     path=Path(".env"),

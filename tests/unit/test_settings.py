@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mlflowk8s.errors import ConfigFileError, UsageError
-from mlflowk8s.settings import load_settings, render_env, save_settings, validate_setting
+from mlflowk8s.lab.settings import load_settings, render_env, save_settings, validate_setting
+from mlflowk8s.targets.gcp.settings import optional_platform_vars
 
 
 def test_rewrite_keeps_comments_order_and_unknown_keys() -> None:
@@ -55,7 +56,7 @@ def test_optional_platform_settings_are_typed(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
         "GKE_SPOT=yes\nGKE_MAX_NODES=3\nIAP_PROGRAMMATIC_CLIENT_IDS=a.apps, b.apps\n"
     )
-    assert load_settings(tmp_path).optional_platform_vars() == {
+    assert optional_platform_vars(load_settings(tmp_path)) == {
         "gke_spot": True,
         "gke_max_nodes": 3,
         "iap_programmatic_client_ids": ["a.apps", "b.apps"],
@@ -81,4 +82,4 @@ def test_env_example_is_valid_with_every_optional_key_set(tmp_path: Path) -> Non
     settings = load_settings(tmp_path)
     assert settings.get("MLFLOWK8S_DESKTOP_CLIENT_FILE") == "client_secret_desktop.json"
     assert settings.get("MLFLOWK8S_LOCAL_BASE_PORT") == "5100"
-    assert settings.optional_platform_vars()["gke_spot"] is False
+    assert optional_platform_vars(settings)["gke_spot"] is False

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlflowk8s.errors import ConfigFileError, UsageError
-from mlflowk8s.users import (
+from mlflowk8s.lab.users import (
     MAX_NAME_LENGTH,
     NAME_RE,
     RESERVED_NAMES,
@@ -144,7 +144,7 @@ def test_duplicate_active_user_is_rejected(tmp_path: Path) -> None:
         ("users:\n  alice:\n    members: [alice]\n", 2, "invalid member 'alice'"),
         ("users:\n  alice:\n    members: [robot:r@lab.org]\n", 2, "invalid member 'robot:r@"),
         ("users:\n  alice:\n    colour: red\n", 2, "unknown keys: colour"),
-        ("users:\n  alice:\n    retired: maybe\n", 2, "true or false"),
+        ("users:\n  alice:\n    retired: maybe\n", 3, "true or false"),
     ],
 )
 def test_malformed_files_name_file_and_line(text: str, line: int, message: str) -> None:
@@ -164,7 +164,7 @@ def test_a_hand_written_bare_email_is_a_user_member(tmp_path: Path) -> None:
 
 
 def test_read_only_loads_follow_every_change_of_the_file(tmp_path: Path) -> None:
-    from mlflowk8s.users import load_users
+    from mlflowk8s.lab.users import load_users
 
     users_yaml = tmp_path / "users.yaml"
     users_yaml.write_text("users:\n  alice:\n    members: [user:a@lab.org]\n")

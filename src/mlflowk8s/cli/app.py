@@ -17,7 +17,7 @@ from mlflowk8s.cli import lab as lab_commands
 from mlflowk8s.cli import ops as ops_commands
 from mlflowk8s.cli import researcher as researcher_commands
 from mlflowk8s.cli import users as user_commands
-from mlflowk8s.cli.context import LabContext
+from mlflowk8s.cli.context import App
 
 HELP = """\
 Run one shared, secure MLflow tracking service for a research lab.
@@ -75,14 +75,13 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    import re
-
     from mlflowk8s.errors import UsageError
+    from mlflowk8s.names import ENV_RE
 
     # The name goes into state prefixes and cloud resource names, which limit it.
-    if re.fullmatch(r"[a-z][a-z0-9-]{0,11}", env) is None:
+    if ENV_RE.fullmatch(env) is None:
         raise UsageError(f"invalid --env {env!r}: use 1-12 lower-case letters, digits, '-'")
-    ctx.obj = LabContext(lab_dir=lab_dir, env=env, verbose=verbose)
+    ctx.obj = App(lab_dir=lab_dir, env=env, verbose=verbose)
 
 
 for module in (lab_commands, user_commands, ops_commands, researcher_commands):

@@ -1,4 +1,4 @@
-"""The shared context every command gets, and the output helpers they use.
+"""The app object every command gets from ``ctx.obj``: the lab, and the output helpers.
 
 Only this package turns :mod:`mlflowk8s.errors` into exit codes (see ``app.main``).
 """
@@ -18,16 +18,36 @@ from mlflowk8s.errors import ConfirmationRequired
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlflowk8s.settings import Settings
-    from mlflowk8s.users import UsersFile
+    from mlflowk8s.lab import Lab
+    from mlflowk8s.lab.settings import Settings
 
 
 @dataclass
-class LabContext:
+class App:
+    """What the global options chose: the lab folder (opened on first use), the environment."""
+
     lab_dir: Path
     env: str = "default"
     verbose: bool = False
     _console: Console | None = field(default=None, repr=False)
+    _lab: Lab | None = field(default=None, repr=False)
+
+    @property
+    def lab(self) -> Lab:
+        """The lab; a folder that is none (or is missing) is one error, exit 2."""
+        if self._lab is None:
+            from mlflowk8s.lab import Lab
+
+            self._lab = Lab.open(self.lab_dir, self.env)
+        return self._lab
+
+    def lab_if_any(self) -> Lab | None:
+        """The lab, or None in a folder that is none (researchers need no lab)."""
+        from mlflowk8s.lab import Lab, is_lab
+
+        if self._lab is None and self.lab_dir.is_dir() and is_lab(self.lab_dir):
+            self._lab = Lab(self.lab_dir, self.env)
+        return self._lab
 
     @property
     def console(self) -> Console:
@@ -37,21 +57,14 @@ class LabContext:
             self._console = Console(highlight=False)
         return self._console
 
-    @property
-    def work_dir(self) -> Path:
-        from mlflowk8s.render import work_dir
-
-        return work_dir(self.lab_dir, self.env)
-
     def settings(self) -> Settings:
-        from mlflowk8s.settings import load_settings
+        """The lab's settings; none outside a lab (a researcher's machine)."""
+        found = self.lab_if_any()
+        if found is None:
+            from mlflowk8s.lab.settings import ENV_FILE, Settings
 
-        return load_settings(self.lab_dir)
-
-    def users(self) -> UsersFile:
-        from mlflowk8s.users import load_users
-
-        return load_users(self.lab_dir)
+            return Settings(path=self.lab_dir / ENV_FILE)
+        return found.settings()
 
     def print_json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -68,9 +81,9 @@ class LabContext:
         self.console.print(message, soft_wrap=True, markup=False)
 
 
-def lab(ctx: typer.Context) -> LabContext:
+def app_of(ctx: typer.Context) -> App:
     obj = ctx.find_root().obj
-    assert isinstance(obj, LabContext)
+    assert isinstance(obj, App)
     return obj
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlflowk8s.cli.context import interactive, lab
+from mlflowk8s.cli.context import app_of, interactive
 
 
 def init(
@@ -46,65 +46,39 @@ def init(
     existing bucket gets the protections it lacks. Credentials: Application Default
     Credentials (`gcloud auth application-default login`).
     """
-    from mlflowk8s import settings as s
-    from mlflowk8s.lab import (
-        InitReport,
-        check_oauth_client_file,
-        resolve_init_settings,
-        write_lab_files,
-    )
+    from mlflowk8s.lab.init import init_lab
 
-    lc = lab(ctx)
-    current = lc.settings()
-    given = {
-        s.TARGET: target,
-        s.PROJECT: project,
-        s.REGION: region,
-        s.DOMAIN: domain,
-        s.STATE_BUCKET: state_bucket,
-        s.ARTIFACT_BUCKET: artifact_bucket,
+    app = app_of(ctx)
+    options = {
+        "project": project,
+        "region": region,
+        "domain": domain,
+        "state-bucket": state_bucket,
+        "artifact-bucket": artifact_bucket,
+        "oauth-client-secret": str(oauth_client_secret) if oauth_client_secret else None,
     }
-    if oauth_client_secret is not None:
-        given[s.OAUTH_CLIENT_SECRET_FILE] = str(check_oauth_client_file(oauth_client_secret))
 
     def ask(key: str, label: str) -> str:
         from mlflowk8s.errors import UsageError
+        from mlflowk8s.lab.settings import validate_setting
 
         def checked(value: str) -> str:
             try:
-                return s.validate_setting(key, value.strip())
+                return validate_setting(key, value.strip(), target)
             except UsageError as exc:
                 raise typer.BadParameter(str(exc)) from exc  # the prompt says it, asks again
 
         return str(typer.prompt(label, value_proc=checked))
 
     can_prompt = interactive() and not no_input
-    values = resolve_init_settings(current.values, given, ask if can_prompt else None)
-    report = InitReport(target=values.get(s.TARGET, "gcp"))
-    if report.target == "gcp":
-        from mlflowk8s.state_bucket import ensure_state_bucket
-
-        # The bucket first: if it fails, no lab file has been touched.
-        with lc.console.status(f"Checking state bucket gs://{values[s.STATE_BUCKET]} ..."):
-            report.bucket = bucket = ensure_state_bucket(
-                values[s.PROJECT], values[s.STATE_BUCKET], values[s.REGION]
-            )
-        if bucket.created:
-            lc.say(f"Created state bucket gs://{bucket.name} (versioned, private).")
-        elif bucket.fixed:
-            lc.say(f"State bucket gs://{bucket.name}: turned on {', '.join(bucket.fixed)}.")
-        if bucket.unverified:
-            lc.say(f"Note: the storage server does not report {' or '.join(bucket.unverified)}.")
-    write_lab_files(lc.lab_dir, values, report)
+    report = init_lab(app.lab_dir, target, options, ask if can_prompt else None, app.say,
+                      app.console.status)  # fmt: skip
     for name in report.changed_files:
-        lc.say(f"Wrote {lc.lab_dir / name}")
+        app.say(f"Wrote {app.lab_dir / name}")
     if not report.changed:
-        lc.say("Nothing changed: the lab is already set up.")
-    elif report.target == "gcp" and not values.get(s.OAUTH_CLIENT_SECRET_FILE):
-        lc.say(
-            "Before the first apply, create the IAP OAuth client in the console and run "
-            "`mlflowk8s init --oauth-client-secret FILE`."
-        )
+        app.say("Nothing changed: the lab is already set up.")
+    elif report.next_step:
+        app.say(report.next_step)
 
 
 def render(
@@ -114,15 +88,19 @@ def render(
     ] = False,
 ) -> None:
     """Write the Terraform inputs for both roots into .mlflowk8s/<env>/ and print their paths."""
-    from mlflowk8s.render import render_lab
+    from mlflowk8s.errors import UsageError
+    from mlflowk8s.targets.base import Renderable
 
-    lc = lab(ctx)
-    rendered = render_lab(lc.lab_dir, lc.settings(), lc.users().all_users(), lc.env)
+    app = app_of(ctx)
+    target = app.lab.target()
+    if not isinstance(target, Renderable):
+        raise UsageError(f"the {target.name} target has no Terraform inputs to render")
+    rendered = target.render()
     if as_json:
-        lc.print_json({"platform": rendered.platform, "tenants": rendered.tenants})
+        app.print_json({root: data for root, (_, data) in rendered.items()})
     else:
-        lc.say(str(rendered.platform_path))
-        lc.say(str(rendered.tenants_path))
+        for path, _ in rendered.values():
+            app.say(str(path))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlflowk8s.cli.context import LabContext, confirm, confirm_by_typing, lab
+from mlflowk8s.cli.context import App, app_of, confirm, confirm_by_typing
 from mlflowk8s.cli.progress import LiveProgress
 
 if TYPE_CHECKING:
@@ -23,18 +23,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-def _check_user(lc: LabContext, user: str | None) -> None:
+def _check_user(app: App, user: str | None) -> None:
     if user is not None:
-        lc.users().get(user)
+        app.lab.users().get(user)
 
 
-def _print_plan(lc: LabContext, plan: Plan) -> None:
+def _print_plan(app: App, plan: Plan) -> None:
     from rich.table import Table
 
     for note in plan.notes:
-        lc.say(note)
+        app.say(note)
     if not plan.changes:
-        lc.say("No changes: the lab matches users.yaml and .env.")
+        app.say("No changes: the lab matches users.yaml and .env.")
         return
     counts = plan.counts()
     summary = Table("root", "add", "change", "destroy", box=None, title="Plan")
@@ -43,14 +43,14 @@ def _print_plan(lc: LabContext, plan: Plan) -> None:
         changed = per.get("update", 0) + per.get("replace", 0) + per.get("restart", 0)
         removed = per.get("delete", 0) + per.get("stop", 0)
         summary.add_row(root, str(added), str(changed), str(removed))
-    lc.console.print(summary)
+    app.console.print(summary)
     details = Table("root", "action", "resource", box=None)
     for change in plan.changes:
         details.add_row(change.root, change.action, change.address)
-    lc.console.print(details)
+    app.console.print(details)
 
 
-def _print_status(lc: LabContext, status: Status) -> None:
+def _print_status(app: App, status: Status) -> None:
     from rich.table import Table
 
     table = Table("user", "url", "state", "health", "members", box=None)
@@ -60,29 +60,27 @@ def _print_status(lc: LabContext, status: Status) -> None:
         )
         table.add_row(tenant.name, tenant.url, tenant.state, health, ", ".join(tenant.members))
     if status.tenants:
-        lc.console.print(table)
+        app.console.print(table)
     else:
-        lc.say("No tenants.")
+        app.say("No tenants.")
     for key, value in status.facts.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-        lc.say(f"{key}: {shown}")
+        app.say(f"{key}: {shown}")
 
 
 def plan(ctx: typer.Context, user: UserOpt = None, as_json: JsonOpt = False) -> None:
     """Show what `apply` would change, per root, without changing anything."""
-    from mlflowk8s.fileio import run_lock
-    from mlflowk8s.targets import target_for
 
-    lc = lab(ctx)
-    _check_user(lc, user)
-    with run_lock(lc.lab_dir, lc.env), LiveProgress(lc.console, enabled=not as_json) as progress:
-        result = target_for(lc).plan(user, progress)
+    app = app_of(ctx)
+    _check_user(app, user)
+    with app.lab.run_lock(), LiveProgress(app.console, enabled=not as_json) as progress:
+        result = app.lab.target().plan(user, progress)
         # `apply` plans again: a saved plan would only keep every input, secrets too, on disk.
         result.discard()
     if as_json:
-        lc.print_json(result.as_json())
+        app.print_json(result.as_json())
     else:
-        _print_plan(lc, result)
+        _print_plan(app, result)
 
 
 def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None:
@@ -91,37 +89,35 @@ def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None
     When the platform changes, the tenants are planned again once it is applied; if that
     plan changes or deletes anything the first did not show, apply asks again.
     """
-    from mlflowk8s.fileio import run_lock
-    from mlflowk8s.targets import target_for
     from mlflowk8s.targets.base import Preflight
 
-    lc = lab(ctx)
-    _check_user(lc, user)
-    target = target_for(lc)
-    with run_lock(lc.lab_dir, lc.env):
+    app = app_of(ctx)
+    _check_user(app, user)
+    target = app.lab.target()
+    with app.lab.run_lock():
         if isinstance(target, Preflight):
             target.preflight()
-        with LiveProgress(lc.console) as progress:
+        with LiveProgress(app.console) as progress:
             result = target.plan(user, progress)
         try:
-            _print_plan(lc, result)
+            _print_plan(app, result)
             if not result.changes:
-                _print_status(lc, target.status())
+                _print_status(app, target.status())
                 return
             if not confirm("Apply these changes?", yes=yes, what="apply"):
-                lc.say("Not confirmed: nothing was changed.")
+                app.say("Not confirmed: nothing was changed.")
                 raise typer.Exit(1)
-            with LiveProgress(lc.console) as progress:
+            with LiveProgress(app.console) as progress:
 
                 def approve(late: Plan) -> bool:
                     with progress.paused():
-                        _print_plan(lc, late)
+                        _print_plan(app, late)
                         return confirm("Apply these changes too?", yes=yes, what="apply")
 
                 status = target.apply(result, user, progress, approve)
         finally:
             result.discard()
-    _print_status(lc, status)
+    _print_status(app, status)
 
 
 def status(
@@ -132,14 +128,13 @@ def status(
     ] = False,
 ) -> None:
     """Every tenant's URL, members, state and health, and the lab's address facts."""
-    from mlflowk8s.targets import target_for
 
-    lc = lab(ctx)
-    result = target_for(lc).status(check_health=not no_health)
+    app = app_of(ctx)
+    result = app.lab.target().status(check_health=not no_health)
     if as_json:
-        lc.print_json(result.as_json())
+        app.print_json(result.as_json())
     else:
-        _print_status(lc, result)
+        _print_status(app, result)
 
 
 def destroy(
@@ -151,26 +146,24 @@ def destroy(
     yes: YesOpt = False,
 ) -> None:
     """Stop every tenant and remove the servers; the lab's data stays unless --delete-data."""
-    from mlflowk8s.fileio import run_lock
-    from mlflowk8s.targets import target_for
 
-    lc = lab(ctx)
-    target = target_for(lc)
+    app = app_of(ctx)
+    target = app.lab.target()
     word = target.destroy_confirmation_word()
     what = "destroy --delete-data" if delete_data else "destroy"
-    lc.say(
+    app.say(
         "This deletes ALL the lab's data."
         if delete_data
         else "Servers go; databases, artifacts and addresses stay."
     )
     if not confirm_by_typing(word, yes=yes, what=what):
-        lc.say("Not confirmed: nothing was changed.")
+        app.say("Not confirmed: nothing was changed.")
         raise typer.Exit(1)
-    with run_lock(lc.lab_dir, lc.env), LiveProgress(lc.console) as progress:
+    with app.lab.run_lock(), LiveProgress(app.console) as progress:
         kept = target.destroy(delete_data, progress)
     for item in kept:
-        lc.say(f"Kept: {item}")
-    lc.say("Destroyed.")
+        app.say(f"Kept: {item}")
+    app.say("Destroyed.")
 
 
 def unlock(
@@ -179,15 +172,14 @@ def unlock(
 ) -> None:
     """Release a state lock left by a killed or crashed run (make sure none is active)."""
     from mlflowk8s.errors import UsageError
-    from mlflowk8s.targets import target_for
     from mlflowk8s.targets.base import Lockable
 
-    lc = lab(ctx)
-    target = target_for(lc)
+    app = app_of(ctx)
+    target = app.lab.target()
     if not isinstance(target, Lockable):
         raise UsageError(f"the {target.name} target has no state lock to release")
     where = target.unlock(lock_id)
-    lc.say(f"Released lock {lock_id} on the {where} state.")
+    app.say(f"Released lock {lock_id} on the {where} state.")
 
 
 def register(app: typer.Typer) -> None:

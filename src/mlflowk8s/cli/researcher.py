@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlflowk8s.cli.context import lab
+from mlflowk8s.cli.context import app_of as lab
 
 if TYPE_CHECKING:
     from mlflowk8s.auth import DesktopClient
-    from mlflowk8s.cli.context import LabContext
+    from mlflowk8s.cli.context import App as LabContext
 
-from mlflowk8s.settings import (
+from mlflowk8s.lab.settings import (
     DESKTOP_CLIENT_FILE,
     DESKTOP_CLIENT_ID,
     DESKTOP_CLIENT_SECRET,
@@ -111,18 +111,19 @@ def login(
 
 
 def _audience(lc: LabContext) -> str | None:
-    """The IAP audience the lab uses: .env, else the IAP OAuth client's id."""
+    """The IAP audience the lab uses: .env, else the one its target knows."""
     from mlflowk8s.errors import ConfigFileError
-    from mlflowk8s.render import lab_oauth_client
 
     settings = lc.settings()
     if settings.get(IAP_AUDIENCE):
         return settings.get(IAP_AUDIENCE)
+    found = lc.lab_if_any()
+    if found is None:
+        return None
     try:
-        client = lab_oauth_client(settings)
+        return found.target().iap_audience()
     except ConfigFileError:
         return None  # the admin's client file is not on a researcher's machine
-    return client.client_id if client else None
 
 
 def _quote(shell: str, value: str) -> str:
@@ -143,12 +144,6 @@ def _export(shell: str, key: str, value: str) -> str:
     return f"export {key}={_quote(shell, value)}"
 
 
-def _local_url(lc: LabContext, name: str) -> str:
-    from mlflowk8s.targets.local import tenant_url
-
-    return tenant_url(lc.lab_dir, name, lc.env)
-
-
 def env(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The tenant (user or project) to log to.")],
@@ -166,30 +161,32 @@ def env(
 ) -> None:
     """Print the environment for logging to tenant NAME: eval "$(mlflowk8s env NAME)"."""
     from mlflowk8s.errors import UsageError
+    from mlflowk8s.lab.users import validate_name
+    from mlflowk8s.names import HOST_RE
     from mlflowk8s.server import public_url
-    from mlflowk8s.settings import DOMAIN, validate_setting
-    from mlflowk8s.users import USERS_FILE, load_users, validate_name
 
     lc = lab(ctx)
     if shell not in SHELLS:
         raise UsageError(f"--shell {shell!r} is not one of: {', '.join(SHELLS)}")
     validate_name(name)
-    if (lc.lab_dir / USERS_FILE).exists():
-        active = {user.name for user in load_users(lc.lab_dir).active_users()}
+    found = lc.lab_if_any()
+    if found is not None and found.has_users_file():
+        active = {user.name for user in found.users().active_users()}
         if name not in active:
             raise UsageError(f"no active user {name!r} in this lab (see `mlflowk8s users`)")
-    settings = lc.settings()
+    target = found.target() if found is not None and domain is None else None
     lines: list[str] = []
-    if settings.target == "local" and domain is None:
-        exports = {"MLFLOW_TRACKING_URI": _local_url(lc, name)}
+    if target is not None and target.public_host() is None:
+        exports = {"MLFLOW_TRACKING_URI": target.tenant_url(name)}
     else:
-        domain = domain or settings.get(DOMAIN)
+        domain = domain or (target.public_host() if target is not None else None)
         if not domain:
             raise UsageError(
-                f"no lab domain: run in the lab folder (or --lab-dir DIR), or pass --domain "
-                f"(missing {DOMAIN} in {settings.path})"
+                "no lab domain: run in the lab folder (or --lab-dir DIR), or pass --domain "
+                f"(none in {lc.settings().path})"
             )
-        validate_setting(DOMAIN, domain)
+        if not HOST_RE.match(domain):
+            raise UsageError(f"--domain {domain!r} is not a lower-case host name")
         exports = {"MLFLOW_TRACKING_URI": public_url(domain, name), "MLFLOW_DOMAIN": domain}
         audience = audience or _audience(lc)
         if audience:
@@ -234,7 +231,7 @@ def doctor(
     from mlflowk8s.doctor import run_checks
 
     lc = lab(ctx)
-    checks = run_checks(lc.lab_dir, lambda: _audience(lc))
+    checks = run_checks(lc.lab_dir, lc.lab_if_any(), lambda: _audience(lc))
     failed = any(check["status"] == "fail" for check in checks)
     if as_json:
         lc.print_json({"ok": not failed, "checks": checks})

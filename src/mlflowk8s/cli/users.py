@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlflowk8s.cli.context import LabContext, confirm, lab
+from mlflowk8s.cli.context import app_of, confirm
 
 if TYPE_CHECKING:
-    from mlflowk8s.users import UsersFile
+    from mlflowk8s.lab.users import UsersFile
 
 NameArg = Annotated[str, typer.Argument(help="User (tenant) name: a lower-case DNS label.")]
 MemberArg = Annotated[
     str,
     typer.Argument(help="user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN or EMAIL."),
 ]
-
-
-@contextmanager
-def editing_users(lc: LabContext) -> Iterator[UsersFile]:
-    """Load users.yaml under the lab lock and save it if the block finishes without error."""
-    from mlflowk8s.fileio import lab_lock
-    from mlflowk8s.users import load_users
-
-    with lab_lock(lc.lab_dir):
-        users = load_users(lc.lab_dir, editable=True)
-        yield users
-        users.save()
 
 
 def add_user(
@@ -41,11 +28,11 @@ def add_user(
     ] = None,
 ) -> None:
     """Add a user (or bring back a retired one). Run `apply` to create its server."""
-    lc = lab(ctx)
-    with editing_users(lc) as users:
+    app = app_of(ctx)
+    with app.lab.editing_users() as users:
         outcome = users.add(name, member or [])
     verb = "Restored" if outcome == "restored" else "Added"
-    lc.say(f"{verb} user {name}. Run `mlflowk8s apply`.")
+    app.say(f"{verb} user {name}. Run `mlflowk8s apply`.")
 
 
 def remove_user(
@@ -61,28 +48,26 @@ def remove_user(
 
     With --purge the user's data is deleted now and the entry is removed.
     """
-    lc = lab(ctx)
+    app = app_of(ctx)
     if purge:
-        lc.users().get(name)
+        app.lab.users().get(name)
         question = f"Delete ALL data (runs, artifacts) of {name}? This cannot be undone."
         if not confirm(question, yes=yes, what=f"purging {name}"):
             raise typer.Exit(1)
         from mlflowk8s.cli.progress import LiveProgress
-        from mlflowk8s.fileio import run_lock
-        from mlflowk8s.targets import target_for
 
-        with run_lock(lc.lab_dir, lc.env), LiveProgress(lc.console) as progress:
-            target_for(lc).purge_user(name, progress)
-        with editing_users(lc) as users:
+        with app.lab.run_lock(), LiveProgress(app.console) as progress:
+            app.lab.target().purge_user(name, progress)
+        with app.lab.editing_users() as users:
             users.purge(name)
-        lc.say(f"Purged user {name} and its data.")
+        app.say(f"Purged user {name} and its data.")
         return
-    with editing_users(lc) as users:
+    with app.lab.editing_users() as users:
         changed = users.retire(name)
     if changed:
-        lc.say(f"Retired user {name}; its data stays. Run `mlflowk8s apply` to stop its server.")
+        app.say(f"Retired user {name}; its data stays. Run `mlflowk8s apply` to stop its server.")
     else:
-        lc.say(f"User {name} was already retired.")
+        app.say(f"User {name} was already retired.")
 
 
 def list_users(
@@ -91,31 +76,31 @@ def list_users(
     all_users: Annotated[bool, typer.Option("--all", help="Include retired users.")] = False,
 ) -> None:
     """List the lab's users and their members."""
-    lc = lab(ctx)
-    users_file = lc.users()
+    app = app_of(ctx)
+    users_file = app.lab.users()
     users = users_file.all_users() if all_users else users_file.active_users()
     if as_json:
-        lc.print_json({"users": [user.as_dict() for user in users]})
+        app.print_json({"users": [user.as_dict() for user in users]})
         return
     if not users:
-        lc.say("No users yet: `mlflowk8s add-user NAME --member EMAIL`.")
+        app.say("No users yet: `mlflowk8s add-user NAME --member EMAIL`.")
         return
     # Plain aligned columns: a Rich table of 500 rows costs more than the rest of the command.
     rows = [("USER", "MEMBERS", *(["STATE"] if all_users else []))]
     for user in users:
         state = ["retired" if user.retired else "active"] if all_users else []
         rows.append((user.name, ", ".join(user.members) or "-", *state))
-    lc.print_columns(rows)
+    app.print_columns(rows)
 
 
 def _member_edit(
     verb: str, edit: Callable[[UsersFile, str, str], object]
 ) -> Callable[[typer.Context, str, str], None]:
     def command(ctx: typer.Context, name: NameArg, member: MemberArg) -> None:
-        lc = lab(ctx)
-        with editing_users(lc) as users:
+        app = app_of(ctx)
+        with app.lab.editing_users() as users:
             edit(users, name, member)
-        lc.say(f"{verb} {member} for {name}. Run `mlflowk8s apply` to update access.")
+        app.say(f"{verb} {member} for {name}. Run `mlflowk8s apply` to update access.")
 
     return command
 

@@ -1,14 +1,24 @@
-"""What a target (GKE via Terraform, or this machine via supervisord) offers the commands.
+"""What a target offers the commands, and the plain results it returns.
 
-The commands in ``cli/ops.py`` only speak this interface, so they are the same for every
-target. Results are plain data: the CLI renders them as tables or ``--json``.
+The commands only speak this interface, so they are the same for every target. Results are
+plain data: the CLI renders them as tables or ``--json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from mlflowk8s.progress import Progress, QuietProgress
+
+if TYPE_CHECKING:
+    from mlflowk8s.lab import Lab
+    from mlflowk8s.lab.settings import Checks
+
+__all__ = ["Progress", "QuietProgress"]
 
 
 @dataclass(frozen=True)
@@ -21,12 +31,37 @@ class Change:
     user: str | None = None
 
 
+@runtime_checkable
+class Discardable(Protocol):
+    def discard(self) -> None: ...
+
+
+@dataclass
+class PlanHandle:
+    """What ``apply`` needs to apply exactly what ``plan`` showed.
+
+    ``inputs``: a digest of the inputs the plan was made from (apply refuses others);
+    ``saved``: what the target saved per root (Terraform's plan files);
+    ``basis``: what later roots were planned against (the platform's outputs).
+    """
+
+    user: str | None
+    inputs: str = ""
+    saved: dict[str, Any] = field(default_factory=dict)
+    basis: str = ""
+
+    def discard(self) -> None:
+        """Drop what the plan saved (Terraform's plan files hold every input, secrets too)."""
+        for item in self.saved.values():
+            if isinstance(item, Discardable):
+                item.discard()
+
+
 @dataclass
 class Plan:
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # Target-specific handle to apply exactly this plan (saved plan files, a config).
-    handle: Any = None
+    handle: PlanHandle | None = None
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per root: how many changes of each action."""
@@ -37,8 +72,7 @@ class Plan:
         return out
 
     def discard(self) -> None:
-        """Drop what the plan saved (Terraform's plan files hold every input, secrets too)."""
-        if isinstance(self.handle, Discardable):
+        if self.handle is not None:
             self.handle.discard()
 
     def as_json(self) -> dict[str, Any]:
@@ -47,11 +81,6 @@ class Plan:
             "counts": self.counts(),
             "notes": self.notes,
         }
-
-
-@runtime_checkable
-class Discardable(Protocol):
-    def discard(self) -> None: ...
 
 
 # Asked during ``apply`` when it had to plan again after the admin confirmed (the tenants
@@ -79,17 +108,43 @@ class Status:
         return {"tenants": [asdict(t) for t in self.tenants], "facts": self.facts}
 
 
-class Progress(Protocol):
-    """Live feedback during slow work; the CLI implements it with Rich."""
+# A `doctor` line: name, status (ok | warn | fail), detail and, when it helps, fix.
+Check = dict[str, str]
 
-    def step(self, message: str) -> None:
-        """A new phase started (e.g. 'planning tenants')."""
 
-    def advance(self, done: int, total: int, current: str) -> None:
-        """Progress within a phase; ``current`` is what is being worked on."""
+def check(name: str, status: str, detail: str, fix: str = "") -> Check:
+    out = {"name": name, "status": status, "detail": detail}
+    if fix:
+        out["fix"] = fix
+    return out
 
-    def note(self, message: str) -> None:
-        """Something worth telling the admin (a retry, a kept resource)."""
+
+# `init` asks on a terminal: (setting key, prompt) -> answer.
+Prompt = Callable[[str, str], str]
+
+
+class TargetInit(Protocol):
+    """What `init` asks and does for a target, before the lab's files are written."""
+
+    def settings(
+        self, values: dict[str, str], options: Mapping[str, str | None], prompt: Prompt | None
+    ) -> dict[str, str]:
+        """The lab's settings from ``values`` (.env and generic options) and the target's
+        options (by option name); missing ones are asked for, or one error lists them."""
+        ...
+
+    def prepare(
+        self,
+        values: Mapping[str, str],
+        say: Callable[[str], None],
+        busy: Callable[[str], AbstractContextManager[object]],
+    ) -> bool:
+        """Create what the lab needs outside its folder (e.g. a state bucket); changed?"""
+        ...
+
+    def next_step(self, values: Mapping[str, str]) -> str | None:
+        """What the admin should do next, when the lab was changed."""
+        ...
 
 
 class Target(Protocol):
@@ -117,6 +172,32 @@ class Target(Protocol):
         """Delete a user's data for good (the user entry is removed by the caller)."""
         ...
 
+    def tenant_url(self, name: str) -> str:
+        """The tracking URI of tenant ``name`` (for ``mlflowk8s env``)."""
+        ...
+
+    def public_host(self) -> str | None:
+        """The host researchers reach through IAP and sign in for; None: no sign-in."""
+        ...
+
+    def iap_audience(self) -> str | None:
+        """The audience of the IAP tokens tenants accept, when the lab knows it."""
+        ...
+
+    def admin_checks(self, environ: Mapping[str, str]) -> list[Check]:
+        """`doctor`'s checks of what an admin of this target needs (never raise)."""
+        ...
+
+
+class TargetClass(Protocol):
+    """A registered target: its name, settings, `init` part, and the lab it serves."""
+
+    name: str
+    settings_checks: Checks
+    init: TargetInit
+
+    def __call__(self, lab: Lab) -> Target: ...
+
 
 @runtime_checkable
 class Lockable(Protocol):
@@ -124,6 +205,15 @@ class Lockable(Protocol):
 
     def unlock(self, lock_id: str) -> str:
         """Release the lock ``lock_id``; returns where it was held (e.g. the root)."""
+        ...
+
+
+@runtime_checkable
+class Renderable(Protocol):
+    """A target whose inputs are files (Terraform's tfvars): ``render`` writes and shows them."""
+
+    def render(self) -> dict[str, tuple[Path, dict[str, Any]]]:
+        """Per root: where its inputs were written, and what they are."""
         ...
 
 

@@ -14,30 +14,32 @@ every rewrite. Shape::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlflowk8s.errors import ConfigFileError, UsageError
-from mlflowk8s.fileio import WORK_DIR_NAME, write_atomic
+from mlflowk8s.fileio import write_atomic
+from mlflowk8s.lab.locks import WORK_DIR_NAME
+from mlflowk8s.names import EMAIL_RE, HOST_RE, MAX_TENANT_LENGTH, TENANT_RE
 
 USERS_FILE = "users.yaml"
 EMPTY_USERS_FILE = (
     "# The lab's users: `mlflowk8s add-user NAME --member EMAIL` edits this file.\nusers: {}\n"
 )
 
-NAME_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
-MAX_NAME_LENGTH = 20
+NAME_RE = TENANT_RE
+MAX_NAME_LENGTH = MAX_TENANT_LENGTH
 # Paths the MLflow server serves at its root, and names the cluster itself uses.
 RESERVED_NAMES = frozenset(
     {"api", "ajax-api", "static-files", "health", "version", "metrics", "default"}
 )
 RESERVED_PREFIXES = ("kube-", "goog")
 MEMBER_KINDS = ("user", "group", "serviceAccount", "domain")
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$")
-_DOMAIN_RE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# YAML 1.1 read these as booleans, YAML 1.2 (ours) as text: refused, never guessed.
+YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
 
 
 def validate_name(name: str) -> str:
@@ -65,7 +67,7 @@ def normalize_member(member: str) -> str:
             f"invalid member {member!r}: use {', '.join(k + ':' for k in MEMBER_KINDS)} "
             "followed by an email (or a domain for domain:), or a bare email"
         )
-    ok = _DOMAIN_RE.match(value) if kind == "domain" else _EMAIL_RE.match(value)
+    ok = HOST_RE.match(value) if kind == "domain" else EMAIL_RE.match(value)
     if not ok:
         what = "a domain" if kind == "domain" else "an email address"
         raise UsageError(f"invalid member {member!r}: {value!r} is not {what}")
@@ -198,7 +200,7 @@ class UsersFile:
         return stream.getvalue()
 
     def save(self) -> bool:
-        """Write the file atomically; call under :func:`fileio.lab_lock`."""
+        """Write the file atomically; call under the lab lock."""
         return write_atomic(self.path, self.dumps())
 
 
@@ -215,22 +217,11 @@ def _flow_list(items: list[str]) -> Any:
 
 
 def parse_users(path: Path, text: str, editable: bool = True) -> UsersFile:
-    """Parse and validate the text of a users file.
+    """Parse and validate the text of a users file: the one reader, for every command.
 
-    Read-only callers (``users``, ``render``) get the fast C loader; edits need the
-    round-trip loader that keeps comments. Any problem is reported through the round-trip
-    loader, which knows the line, so both paths fail with the same message.
+    Round-trip ruamel.yaml (YAML 1.2) for reads and edits alike, so every command reads the
+    same values and knows each one's line.
     """
-    if not editable:
-        import yaml
-
-        try:
-            doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-            doc = {"users": {}} if doc is None else doc
-            _validate(path, doc)
-            return UsersFile(path, doc, editable=False)
-        except (yaml.YAMLError, ConfigFileError, TypeError):
-            pass
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
@@ -247,7 +238,7 @@ def parse_users(path: Path, text: str, editable: bool = True) -> UsersFile:
         from ruamel.yaml.comments import CommentedMap
 
         doc["users"] = CommentedMap()
-    return UsersFile(path, doc, editable=True)
+    return UsersFile(path, doc, editable=editable)
 
 
 def _validate(path: Path, doc: Any) -> None:
@@ -264,6 +255,10 @@ def _validate(path: Path, doc: Any) -> None:
             _validate_entry(name, entry)
         except UsageError as exc:
             raise ConfigFileError(path, str(exc), line=_line(doc["users"], name)) from exc
+        retired = entry.get("retired", False) if isinstance(entry, dict) else False
+        if not isinstance(retired, bool):
+            raise ConfigFileError(path, _not_a_boolean(f"retired of {name!r}", retired),
+                                  line=_line(entry, "retired"))  # fmt: skip
 
 
 def _validate_entry(name: object, entry: object) -> None:
@@ -281,8 +276,14 @@ def _validate_entry(name: object, entry: object) -> None:
         raise UsageError(f"members of {name!r} must be a list")
     for member in members:
         normalize_member(str(member))
-    if not isinstance(entry.get("retired", False), bool):
-        raise UsageError(f"retired of {name!r} must be true or false")
+
+
+def _not_a_boolean(what: str, value: object) -> str:
+    if str(value).lower() in YAML11_BOOLEANS:
+        # PyYAML and older tools read `yes` as true; we would read it as text: say so.
+        return f"{what} is {value!r}: YAML 1.1 reads it as a boolean, YAML 1.2 as text; " \
+            "write true/false"  # fmt: skip
+    return f"{what} must be true or false, not {value!r}: write true/false"
 
 
 def _line(mapping: Any, key: Any) -> int | None:
@@ -298,16 +299,17 @@ CACHE_FILE = "users.cache.json"
 def load_users(lab_dir: Path, editable: bool = False) -> UsersFile:
     """Read ``users.yaml`` from the lab folder; a missing file is an empty lab.
 
-    Read-only loads reuse a validated JSON copy in the work folder while the file is
-    unchanged: importing and running a YAML parser is most of a large lab's `users` time.
+    Read-only loads reuse a validated JSON copy in the work folder while the file's content
+    is unchanged (its SHA-256 is the key): importing and running a YAML parser is most of a
+    large lab's `users` time.
     """
     path = lab_dir / USERS_FILE
     try:
-        stat = path.stat()
-        key = [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+        raw = path.read_bytes()
+        key = hashlib.sha256(raw).hexdigest()
         if not editable and (cached := _read_cache(lab_dir, key)) is not None:
             return UsersFile(path, cached, editable=False)
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         return parse_users(path, EMPTY_USERS_FILE, editable)
     except (OSError, UnicodeDecodeError) as exc:
@@ -322,7 +324,7 @@ def _cache_path(lab_dir: Path) -> Path:
     return lab_dir / WORK_DIR_NAME / CACHE_FILE
 
 
-def _read_cache(lab_dir: Path, key: list[int]) -> Any:
+def _read_cache(lab_dir: Path, key: str) -> Any:
     import json
 
     try:
@@ -334,7 +336,7 @@ def _read_cache(lab_dir: Path, key: list[int]) -> Any:
     return data.get("document")
 
 
-def _write_cache(lab_dir: Path, key: list[int], document: Any) -> None:
+def _write_cache(lab_dir: Path, key: str, document: Any) -> None:
     import json
 
     # Only a cache: when it cannot be written, the next read parses the YAML again.

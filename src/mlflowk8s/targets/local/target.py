@@ -1,4 +1,4 @@
-"""The local target: every tenant is a real ``mlflow server`` process under supervisord.
+"""The local target: every tenant is a real MLflow server process under supervisord.
 
 Files, under ``.mlflowk8s/local/`` (``local-<env>`` for another ``--env``):
 
@@ -16,34 +16,48 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import shutil
-import socket
-import sys
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlflowk8s import server
-from mlflowk8s import supervisor as sv
+from mlflowk8s import health, server
 from mlflowk8s.errors import OperationError, UsageError
-from mlflowk8s.fileio import WORK_DIR_NAME, lab_lock, write_atomic
-from mlflowk8s.render import dumps
-from mlflowk8s.settings import Settings, load_settings
-from mlflowk8s.targets.base import Approve, Change, Plan, Progress, Status, TenantStatus
-from mlflowk8s.users import User, load_users
+from mlflowk8s.fileio import dumps, write_atomic
+from mlflowk8s.lab.locks import WORK_DIR_NAME
+from mlflowk8s.lab.users import User
+from mlflowk8s.targets.base import (
+    Approve,
+    Change,
+    Check,
+    Plan,
+    PlanHandle,
+    Progress,
+    Status,
+    TenantStatus,
+)
+from mlflowk8s.targets.local import settings as ls
+from mlflowk8s.targets.local import supervisor as sv
+from mlflowk8s.targets.local.init import LocalInit
+from mlflowk8s.targets.local.ports import allocate_ports, read_ports
+from mlflowk8s.targets.local.state import (
+    DEAD,
+    Applied,
+    Desired,
+    program_name,
+    read_applied,
+    taken_ports,
+    write_applied,
+)
+from mlflowk8s.targets.local.state import diff as compare
 
-HOST = "MLFLOWK8S_LOCAL_HOST"
-BASE_PORT = "MLFLOWK8S_LOCAL_BASE_PORT"
-START_TIMEOUT = "MLFLOWK8S_LOCAL_START_TIMEOUT"
-DEFAULT_BASE_PORT = 5100
-DEFAULT_START_TIMEOUT = 300
+if TYPE_CHECKING:
+    from mlflowk8s.lab import Lab
+    from mlflowk8s.lab.settings import Settings
+    from mlflowk8s.targets.local.state import Diff
+
 ROOT = "processes"
-PROGRAM_PREFIX = "mlflow-"
-INSTALL_HINT = "pip install 'mlflowk8s[local]'"
 PROBE_TIMEOUT = 2.0
 
 
@@ -53,166 +67,26 @@ def local_dir(lab_dir: Path, env: str = "default") -> Path:
     return lab_dir.resolve() / WORK_DIR_NAME / name
 
 
-def program_name(user: str) -> str:
-    return f"{PROGRAM_PREFIX}{user}"
-
-
-def local_host(settings: Settings) -> str:
-    """The address servers listen on; only loopback until an authentication option exists."""
-    host = settings.get(HOST) or server.LOCAL_HOST
-    if host != server.LOCAL_HOST:
-        raise UsageError(
-            f"{HOST}={host!r} is refused: local tenants listen only on {server.LOCAL_HOST} "
-            "because mlflowk8s has no authentication option for local servers yet, and "
-            "anyone who can reach an MLflow server can read and change every run. "
-            f"Reach the lab machine through an SSH tunnel (ssh -L PORT:{server.LOCAL_HOST}:PORT "
-            "HOST), or use the gcp target for a shared service."
-        )
-    return host
-
-
-def _int_setting(settings: Settings, key: str, default: int, low: int, high: int) -> int:
-    raw = settings.get(key)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise UsageError(f"{key}={raw!r} in {settings.path} is not a number from {low} to {high}")
-    return int(raw)
-
-
-# -- ports ------------------------------------------------------------------------------------
-def read_ports(path: Path) -> dict[str, int]:
-    """The recorded ports, user -> port (an absent file means none yet)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        ports = data["ports"]
-        return {str(user): int(port) for user, port in ports.items()}
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise OperationError(
-            f"{path} is damaged ({exc.__class__.__name__}); it records each user's port: "
-            "fix or delete it (ports are then given out again)"
-        ) from exc
-
-
-def port_free(host: str, port: int) -> bool:
-    """Whether a server could listen on ``host:port`` now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def allocate_ports(
-    recorded: dict[str, int], users: Iterable[str], host: str, base: int
-) -> dict[str, int]:
-    """Give each user without a port the lowest free one from ``base`` up.
-
-    Ports already recorded (for anyone, retired or purged) are never given again, and
-    ports other programs listen on are skipped.
-    """
-    ports = dict(recorded)
-    taken = set(ports.values())
-    candidate = base
-    for user in users:
-        if user in ports:
-            continue
-        while candidate in taken or not port_free(host, candidate):
-            candidate += 1
-            if candidate > 65535:
-                raise OperationError(f"no free port from {base} up for {user}")
-        ports[user] = candidate
-        taken.add(candidate)
-    return ports
-
-
-# -- health -----------------------------------------------------------------------------------
-def probe(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
-    return server.health_status(url, timeout) == 200
-
-
-def _probe_all(urls: dict[str, str]) -> dict[str, bool]:
-    if not urls:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
-        results = pool.map(probe, urls.values())
-        return dict(zip(urls, results, strict=True))
-
-
-def tenant_url(lab_dir: Path, name: str, env: str = "default") -> str:
-    """The tracking URI of ``name``'s local server (for ``mlflowk8s env`` on local labs)."""
-    user = load_users(lab_dir).get(name)
-    if user.retired:
-        raise UsageError(f"user {name!r} is retired: `mlflowk8s add-user {name}` brings it back")
-    host = local_host(load_settings(lab_dir))
-    port = read_ports(local_dir(lab_dir, env) / "ports.json").get(name)
-    if port is None:
-        raise UsageError(f"user {name!r} has no local server yet: run `mlflowk8s apply`")
-    return server.local_url(host, port, name)
-
-
-# -- the target ---------------------------------------------------------------------------------
-@dataclass
-class _Desired:
-    """What users.yaml and .env ask for, rendered."""
-
-    host: str
-    ports: dict[str, int]  # recorded ports plus the ones new users would get
-    programs: dict[str, sv.Program]  # active user -> program
-    config: str
-
-
-@dataclass
-class _Applied:
-    """What each running program was started with: its config digest and port."""
-
-    programs: dict[str, str] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=dict)
-
-    def record(self, name: str, digest: str, port: int) -> None:
-        self.programs[name], self.ports[name] = digest, port
-
-    def forget(self, name: str) -> bool:
-        self.ports.pop(name, None)
-        return self.programs.pop(name, None) is not None
-
-
-@dataclass(frozen=True)
-class _Diff:
-    start: list[str]
-    restart: list[str]
-    stop: list[str]
-    daemon_running: bool
-    moved: list[str] = field(default_factory=list)  # restarts onto another port
-
-    @property
-    def empty(self) -> bool:
-        return not (self.start or self.restart or self.stop)
-
-
-@dataclass(frozen=True)
-class PlanHandle:
-    """What ``apply`` checks before acting: the config the plan was made from."""
-
-    config: str
+def _healthy(urls: dict[str, str]) -> dict[str, bool]:
+    return {name: code == 200 for name, code in health.probe(urls, PROBE_TIMEOUT).items()}
 
 
 class LocalTarget:
-    """Tenants as ``mlflow server`` processes under one supervisord per lab."""
+    """Tenants as MLflow server processes under one supervisord per lab."""
 
     name = "local"
+    settings_checks = ls.CHECKS
+    init = LocalInit()
 
-    def __init__(self, lab_dir: Path, settings: Settings, env: str = "default") -> None:
-        self.lab_dir = lab_dir.resolve()
-        self.settings = settings
-        self.env = env
-        self.root = local_dir(self.lab_dir, env)
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.root = local_dir(lab.folder, lab.env)
         self.layout = sv.Layout(self.root)
         self.supervisor = sv.Supervisor(self.layout)
+
+    @property
+    def settings(self) -> Settings:
+        return self.lab.settings()
 
     # -- files ------------------------------------------------------------------------
     @property
@@ -227,47 +101,21 @@ class LocalTarget:
     def applied_file(self) -> Path:
         return self.root / "applied.json"
 
-    def _read_applied(self) -> _Applied:
-        try:
-            data = json.loads(self.applied_file.read_text(encoding="utf-8"))
-            return _Applied(
-                {str(k): str(v) for k, v in data["programs"].items()},
-                {str(k): int(v) for k, v in data["ports"].items()},
-            )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return _Applied()  # unknown: every running program then counts as changed
-
-    def _write_applied(self, applied: _Applied) -> None:
-        data = {"version": 1, "programs": applied.programs, "ports": applied.ports}
-        write_atomic(self.applied_file, dumps(data))
-
     # -- rendering ----------------------------------------------------------------------
-    def _require_tools(self) -> Path:
-        """The ``mlflow`` executable (next to this Python, else on PATH); supervisor importable."""
-        if importlib.util.find_spec("supervisor") is None:
-            raise UsageError(f"the local target needs supervisor and MLflow: {INSTALL_HINT}")
-        beside = Path(sys.executable).parent / "mlflow"
-        if beside.is_file():
-            return beside
-        found = shutil.which("mlflow")
-        if found is None:
-            raise UsageError(f"the local target needs MLflow and supervisor: {INSTALL_HINT}")
-        return Path(found)
-
-    def _desired(self) -> _Desired:
-        host = local_host(self.settings)
-        base = _int_setting(self.settings, BASE_PORT, DEFAULT_BASE_PORT, 1024, 65535)
-        mlflow = self._require_tools()
-        active = load_users(self.lab_dir).active_users()
+    def _desired(self) -> Desired:
+        host = ls.local_host(self.settings)
+        base = ls.base_port(self.settings)
+        mlflow = ls.require_tools()
+        active = self.lab.users().active_users()
         ports = allocate_ports(read_ports(self.ports_file), (u.name for u in active), host, base)
         programs = {
             user.name: self._program(mlflow, user, host, ports[user.name]) for user in active
         }
-        return _Desired(
-            host, ports, programs, sv.render_config(self.layout, list(programs.values()))
-        )
+        config = sv.render_config(self.layout, list(programs.values()))
+        return Desired(host, ports, programs, config)
 
     def _program(self, mlflow: Path, user: User, host: str, port: int) -> sv.Program:
+        """A tenant's supervisord program: the server command of ``server.py``, on its port."""
         data = self.data_dir / user.name
         command = server.server_command(user.name, server.LocalTarget(port, data, host))
         return sv.Program(
@@ -278,57 +126,12 @@ class LocalTarget:
             logfile=self.layout.logs / f"{program_name(user.name)}.log",
         )
 
-    def _diff(
-        self, desired: _Desired, live: dict[str, sv.ProcessInfo], daemon_running: bool,
-        user: str | None,
-    ) -> _Diff:  # fmt: skip
-        applied = self._read_applied() if daemon_running else _Applied()
-        start: list[str] = []
-        restart: list[str] = []
-        stop: list[str] = []
-        for name, program in desired.programs.items():
-            # Starting supervisord starts every program in the config, so --user cannot narrow it.
-            if user is not None and name != user and daemon_running:
-                continue
-            info = live.get(program.name)
-            if info is None:
-                start.append(name)
-            elif applied.programs.get(name) != sv.section_digest(program):
-                restart.append(name)
-            elif info.state in sv.DEAD_STATES:
-                start.append(name)
-        for group, info in live.items():
-            name = group.removeprefix(PROGRAM_PREFIX)
-            if not group.startswith(PROGRAM_PREFIX) or name in desired.programs:
-                continue
-            if (user is None or name == user) and info.state in sv.RUNNING_STATES:
-                stop.append(name)
-        moved = [n for n in restart if applied.ports.get(n) != desired.ports[n]]
-        return _Diff(sorted(start), sorted(restart), sorted(stop), daemon_running, moved)
-
-    def _taken_ports(
-        self, desired: _Desired, diff: _Diff, live: dict[str, sv.ProcessInfo]
-    ) -> list[tuple[str, int]]:
-        """Ports of servers about to start that another program listens on.
-
-        A running server holds its own port until it restarts, unless it moves to another.
-        """
-        starting = [
-            name for name in (*diff.start, *diff.restart)
-            if live.get(program_name(name), _DEAD).state not in sv.RUNNING_STATES
-            or name in diff.moved
-        ]  # fmt: skip
-        return [
-            (name, desired.ports[name])
-            for name in starting
-            if not port_free(desired.host, desired.ports[name])
-        ]
-
-    def _snapshot(self, user: str | None) -> tuple[_Desired, dict[str, sv.ProcessInfo], _Diff]:
+    def _snapshot(self, user: str | None) -> tuple[Desired, dict[str, sv.ProcessInfo], Diff]:
         desired = self._desired()
         running = self.supervisor.is_running()
         live = self.supervisor.processes() if running else {}
-        return desired, live, self._diff(desired, live, running, user)
+        applied = read_applied(self.applied_file) if running else Applied()
+        return desired, live, compare(desired, live, applied, running, user)
 
     # -- Target interface ---------------------------------------------------------------
     def plan(self, user: str | None, progress: Progress) -> Plan:
@@ -353,15 +156,16 @@ class LocalTarget:
                 "apply ends them first."
             )
         else:
-            for name, port in self._taken_ports(desired, diff, live):
+            for name, port in taken_ports(desired, diff, live):
                 notes.append(
                     f"Port {port} of {name} is in use by another program: apply fails until "
                     "it is free."
                 )
-        return Plan(changes=changes, notes=notes, handle=PlanHandle(desired.config))
+        handle = PlanHandle(user=user, inputs=desired.config)
+        return Plan(changes=changes, notes=notes, handle=handle)
 
     @staticmethod
-    def _address(desired: _Desired, name: str) -> str:
+    def _address(desired: Desired, name: str) -> str:
         port = desired.ports.get(name)
         where = f" ({desired.host}:{port})" if port is not None else ""
         return f"{program_name(name)}{where}"
@@ -370,17 +174,18 @@ class LocalTarget:
         self, plan: Plan, user: str | None, progress: Progress, approve: Approve | None = None
     ) -> Status:
         # Nothing is planned after the confirmation here: a changed config is refused.
-        timeout = _int_setting(self.settings, START_TIMEOUT, DEFAULT_START_TIMEOUT, 1, 86400)
-        with lab_lock(self.lab_dir):
+        self.lab.reread()
+        timeout = ls.start_timeout(self.settings)
+        with self.lab.lock():
             desired, live, diff = self._snapshot(user)
-            if isinstance(plan.handle, PlanHandle) and plan.handle.config != desired.config:
+            if plan.handle is not None and plan.handle.inputs != desired.config:
                 raise OperationError(
                     "users.yaml or .env changed since the plan was shown: nothing was "
                     "changed; run apply again"
                 )
             if not diff.daemon_running:
                 self._end_orphans()
-            taken = self._taken_ports(desired, diff, live)
+            taken = taken_ports(desired, diff, live)
             if taken:
                 listed = ", ".join(f"port {port} ({name})" for name, port in taken)
                 raise OperationError(
@@ -403,7 +208,7 @@ class LocalTarget:
         return self.status()
 
     def _reconcile(
-        self, desired: _Desired, live: dict[str, sv.ProcessInfo], diff: _Diff,
+        self, desired: Desired, live: dict[str, sv.ProcessInfo], diff: Diff,
         progress: Progress,
     ) -> list[str]:  # fmt: skip
         """Bring supervisord to the config (the lab lock is held); returns who starts."""
@@ -411,12 +216,12 @@ class LocalTarget:
         if not diff.daemon_running:
             progress.step("starting supervisord")
             self.supervisor.start_daemon()
-            started = _Applied()
+            started = Applied()
             for name in desired.programs:
                 started.record(name, digests[name], desired.ports[name])
-            self._write_applied(started)
+            write_applied(self.applied_file, started)
             return sorted(desired.programs)
-        applied = self._read_applied()
+        applied = read_applied(self.applied_file)
         progress.step("updating supervisord (supervisorctl reread + update)")
         self.supervisor.reread()
         total = len(diff.stop) + len(diff.restart) + len(diff.start)
@@ -440,7 +245,7 @@ class LocalTarget:
                 self.supervisor.add_group(program_name(name))
             applied.record(name, digests[name], desired.ports[name])
             done += 1
-        self._write_applied(applied)
+        write_applied(self.applied_file, applied)
         return sorted([*diff.start, *diff.restart])
 
     def _end_orphans(self) -> None:
@@ -448,7 +253,7 @@ class LocalTarget:
         sv.end_processes(sv.lab_processes(self.layout))
 
     def _wait_healthy(
-        self, desired: _Desired, names: list[str], timeout: int, progress: Progress
+        self, desired: Desired, names: list[str], timeout: int, progress: Progress
     ) -> None:
         if not names:
             return
@@ -457,13 +262,13 @@ class LocalTarget:
         pending = set(names)
         deadline = time.monotonic() + timeout
         while True:
-            healthy = _probe_all({n: urls[n] for n in sorted(pending)})
+            healthy = _healthy({n: urls[n] for n in sorted(pending)})
             pending -= {n for n, ok in healthy.items() if ok}
             progress.advance(len(names) - len(pending), len(names), ", ".join(sorted(pending)))
             if not pending:
                 return
             live = self.supervisor.processes()
-            failed = [n for n in sorted(pending) if live.get(program_name(n), _DEAD).state
+            failed = [n for n in sorted(pending) if live.get(program_name(n), DEAD).state
                       in ("FATAL", "STOPPED")]  # fmt: skip
             if failed or time.monotonic() > deadline:
                 name = (failed or sorted(pending))[0]
@@ -477,15 +282,15 @@ class LocalTarget:
             time.sleep(0.5)
 
     def status(self, check_health: bool = True) -> Status:
-        host = local_host(self.settings)
-        users = load_users(self.lab_dir).all_users()
+        host = ls.local_host(self.settings)
+        users = self.lab.users().all_users()
         ports = read_ports(self.ports_file)
         running = self.supervisor.is_running()
         live = self.supervisor.processes() if running else {}
         urls = {u.name: server.local_url(host, ports[u.name], u.name)
                 for u in users if u.name in ports}  # fmt: skip
         health = (
-            _probe_all({u.name: urls[u.name] for u in users if not u.retired and u.name in urls})
+            _healthy({u.name: urls[u.name] for u in users if not u.retired and u.name in urls})
             if check_health else {}
         )  # fmt: skip
         tenants = []
@@ -524,10 +329,10 @@ class LocalTarget:
         return Status(tenants=tenants, facts=facts)
 
     def destroy_confirmation_word(self) -> str:
-        return self.lab_dir.name
+        return self.lab.root.name
 
     def destroy(self, delete_data: bool, progress: Progress) -> list[str]:
-        with lab_lock(self.lab_dir):
+        with self.lab.lock():
             progress.step("stopping every server and supervisord")
             if importlib.util.find_spec("supervisor") is not None:
                 self.supervisor.shutdown()
@@ -545,14 +350,36 @@ class LocalTarget:
 
     def purge_user(self, name: str, progress: Progress) -> None:
         progress.step(f"stopping {name} and deleting its data")
-        with lab_lock(self.lab_dir):
+        with self.lab.lock():
             if self.supervisor.is_running():
                 self.supervisor.remove_group(program_name(name))
             sv.end_processes(sv.lab_processes(self.layout, program_name(name)))
-            applied = self._read_applied()
+            applied = read_applied(self.applied_file)
             if applied.forget(name):
-                self._write_applied(applied)
+                write_applied(self.applied_file, applied)
             shutil.rmtree(self.data_dir / name, ignore_errors=True)
 
+    # -- researchers and doctor ---------------------------------------------------------
+    def tenant_url(self, name: str) -> str:
+        """The tracking URI of ``name``'s local server (for ``mlflowk8s env``)."""
+        user = self.lab.users().get(name)
+        if user.retired:
+            raise UsageError(
+                f"user {name!r} is retired: `mlflowk8s add-user {name}` brings it back"
+            )
+        host = ls.local_host(self.settings)
+        port = read_ports(self.ports_file).get(name)
+        if port is None:
+            raise UsageError(f"user {name!r} has no local server yet: run `mlflowk8s apply`")
+        return server.local_url(host, port, name)
 
-_DEAD = sv.ProcessInfo(name="", state="UNKNOWN", pid=0)
+    def public_host(self) -> str | None:
+        return None  # loopback servers: nobody signs in
+
+    def iap_audience(self) -> str | None:
+        return None
+
+    def admin_checks(self, environ: Mapping[str, str]) -> list[Check]:
+        from mlflowk8s.targets.local.doctor import admin_checks
+
+        return admin_checks(self, environ)

@@ -1,4 +1,4 @@
-"""Settings and users to Terraform inputs (tfvars JSON) for the two roots.
+"""Settings and users to Terraform inputs (tfvars JSON) for the gcp target's two roots.
 
 The variable names here are the contract with ``infra/platform`` and ``infra/tenants``;
 ``tests/infra`` checks both roots accept what this module renders.
@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlflowk8s import settings as s
-from mlflowk8s.fileio import WORK_DIR_NAME, write_atomic
+from mlflowk8s.fileio import dumps, write_atomic
+from mlflowk8s.lab.locks import WORK_DIR_NAME
+from mlflowk8s.lab.settings import DESKTOP_CLIENT_FILE, DESKTOP_CLIENT_ID, Settings
+from mlflowk8s.lab.users import User
 from mlflowk8s.server import PodTarget, server_command
-from mlflowk8s.settings import Settings
-from mlflowk8s.users import User
+from mlflowk8s.targets.gcp import settings as s
 
 DEFAULT_ENV = "default"
 PLATFORM_TFVARS = "platform.tfvars.json"
@@ -28,8 +29,8 @@ def work_dir(lab_dir: Path, env: str = DEFAULT_ENV) -> Path:
 
 
 def platform_vars(settings: Settings, env: str = DEFAULT_ENV) -> dict[str, Any]:
-    required = settings.require(*s.GCP_REQUIRED)
-    optional = settings.optional_platform_vars()
+    required = settings.require(*s.REQUIRED)
+    optional = s.optional_platform_vars(settings)
     desktop_client = desktop_client_id(settings)
     if desktop_client:
         listed = list(optional.get("iap_programmatic_client_ids", []))  # type: ignore[call-overload]
@@ -78,10 +79,10 @@ def lab_oauth_client(settings: Settings) -> OAuthClient | None:
 
 def desktop_client_id(settings: Settings) -> str | None:
     """The researchers' desktop OAuth client id: IAP must allow-list it for their tokens."""
-    path = settings.file_path(s.DESKTOP_CLIENT_FILE)
+    path = settings.file_path(DESKTOP_CLIENT_FILE)
     if path:
         return read_oauth_client(path).client_id
-    return settings.get(s.DESKTOP_CLIENT_ID)
+    return settings.get(DESKTOP_CLIENT_ID)
 
 
 def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:
 
 
 def tenants_vars(settings: Settings, users: list[User], env: str = DEFAULT_ENV) -> dict[str, Any]:
-    required = settings.require(*s.GCP_REQUIRED)
+    required = settings.require(*s.REQUIRED)
     target = PodTarget(domain=required[s.DOMAIN], artifact_bucket=required[s.ARTIFACT_BUCKET])
     client = lab_oauth_client(settings)
     return {
@@ -107,11 +108,6 @@ def tenants_vars(settings: Settings, users: list[User], env: str = DEFAULT_ENV) 
         "iap_oauth_client_id": client.client_id if client else "",
         "users": {user.name: tenant_entry(user, target) for user in users},
     }
-
-
-def dumps(data: Any) -> str:
-    """Stable bytes: sorted keys, fixed indentation, trailing newline."""
-    return json.dumps(data, sort_keys=True, indent=2) + "\n"
 
 
 @dataclass(frozen=True)

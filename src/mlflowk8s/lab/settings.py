@@ -1,20 +1,21 @@
-"""The lab's settings, kept in ``.env`` (python-dotenv syntax).
+"""The lab's settings, kept in ``.env`` (python-dotenv syntax): parse, validate, save.
 
-The key names are the ones admins of the original setup already know. Keys the tool does
-not know are kept untouched on every rewrite.
+Only the keys every lab shares are named here; each target declares and checks its own
+(``targets/<name>/settings.py``). Keys nobody knows are kept untouched on every rewrite.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflowk8s.errors import ConfigFileError, UsageError
 from mlflowk8s.fileio import write_atomic
+from mlflowk8s.names import ENV_KEY_RE
 
 if TYPE_CHECKING:
     from dotenv.parser import Binding
@@ -22,13 +23,6 @@ if TYPE_CHECKING:
 ENV_FILE = ".env"
 
 TARGET = "MLFLOWK8S_TARGET"
-PROJECT = "GCP_PROJECT"
-REGION = "GCP_REGION"
-DOMAIN = "MLFLOW_DOMAIN"
-STATE_BUCKET = "TF_GCS_BUCKET"
-ARTIFACT_BUCKET = "MLFLOW_GCS_BUCKET"
-OAUTH_CLIENT_SECRET_FILE = "IAP_OAUTH_CLIENT_SECRET_FILE"
-MLFLOW_IMAGE = "MLFLOW_IMAGE"
 # The desktop OAuth client researchers sign in with (`mlflowk8s login`); IAP must accept
 # its tokens, so its id joins the programmatic clients in the platform inputs.
 DESKTOP_CLIENT_ID = "MLFLOWK8S_DESKTOP_CLIENT_ID"
@@ -37,62 +31,34 @@ DESKTOP_CLIENT_FILE = "MLFLOWK8S_DESKTOP_CLIENT_FILE"
 # The IAP audience jobs' service accounts request tokens for.
 IAP_AUDIENCE = "MLFLOWK8S_IAP_AUDIENCE"
 
-TARGETS = ("gcp", "local")
-# Settings every GCP lab needs before anything can be rendered or created.
-GCP_REQUIRED = (PROJECT, REGION, DOMAIN, STATE_BUCKET, ARTIFACT_BUCKET)
+_KEY_RE = ENV_KEY_RE
 
-# Optional platform knobs: rendered into tfvars only when set, so Terraform's variable
-# defaults stay the one place defaults live. Value: (tfvars name, kind).
-OPTIONAL_PLATFORM_SETTINGS: dict[str, tuple[str, str]] = {
-    "IAP_PROGRAMMATIC_CLIENT_IDS": ("iap_programmatic_client_ids", "list"),
-    "DNS_MANAGED_ZONE": ("dns_managed_zone", "str"),
-    "GKE_MACHINE_TYPE": ("gke_machine_type", "str"),
-    "GKE_SPOT": ("gke_spot", "bool"),
-    "GKE_MIN_NODES": ("gke_min_nodes", "int"),
-    "GKE_MAX_NODES": ("gke_max_nodes", "int"),
-    "CLOUDSQL_TIER": ("cloudsql_tier", "str"),
-}
-
-_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
-_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+# A target's settings: key -> check (raises UsageError naming the key, or returns).
+Checks = Mapping[str, Callable[[str], object]]
 
 
-def validate_setting(key: str, value: str) -> str:
-    """Return ``value`` if it is valid for ``key``, else raise :class:`UsageError`."""
-    checks: dict[str, tuple[re.Pattern[str], str]] = {
-        PROJECT: (_PROJECT_RE, "a Google Cloud project id (6-30 chars: a-z, 0-9, -)"),
-        REGION: (_REGION_RE, "a Google Cloud region such as europe-west1"),
-        DOMAIN: (_DOMAIN_RE, "a lower-case host name such as mlflow.lab.org"),
-        STATE_BUCKET: (_BUCKET_RE, "a bucket name (3-63 chars: a-z, 0-9, -, _, .)"),
-        ARTIFACT_BUCKET: (_BUCKET_RE, "a bucket name (3-63 chars: a-z, 0-9, -, _, .)"),
-    }
-    if key == TARGET and value not in TARGETS:
-        raise UsageError(f"{TARGET}={value!r} is not one of: {', '.join(TARGETS)}")
-    if key in checks:
-        pattern, what = checks[key]
-        if not pattern.match(value):
-            raise UsageError(f"{key}={value!r} is not {what}")
-    if key in OPTIONAL_PLATFORM_SETTINGS:
-        _convert(key, value)
-    return value
+def _target_of(values: Mapping[str, str]) -> str:
+    from mlflowk8s.targets import DEFAULT_TARGET
+
+    return values.get(TARGET) or DEFAULT_TARGET
 
 
-def _convert(key: str, value: str) -> object:
-    kind = OPTIONAL_PLATFORM_SETTINGS[key][1]
-    if kind == "bool":
-        if value.lower() not in _BOOL_WORDS:
-            raise UsageError(f"{key}={value!r} is not true or false")
-        return _BOOL_WORDS[value.lower()]
-    if kind == "int":
-        if not value.isdigit():
-            raise UsageError(f"{key}={value!r} is not a whole number")
-        return int(value)
-    if kind == "list":
-        return [item.strip() for item in value.split(",") if item.strip()]
+def _checks(target: str) -> Checks:
+    from mlflowk8s.targets import check_name, target_class
+
+    check_name(target, TARGET)
+    return target_class(target).settings_checks
+
+
+def validate_setting(key: str, value: str, target: str | None = None) -> str:
+    """Return ``value`` if it is valid for ``key`` (in ``target``'s labs), else raise."""
+    from mlflowk8s.targets import check_name
+
+    if key == TARGET:
+        return check_name(value, TARGET)
+    check = _checks(target or _target_of({})).get(key)
+    if check is not None:
+        check(value)
     return value
 
 
@@ -126,15 +92,8 @@ class Settings:
 
     @property
     def target(self) -> str:
-        return self.get(TARGET) or "gcp"
-
-    def optional_platform_vars(self) -> dict[str, object]:
-        """The optional platform knobs the admin set, as typed tfvars."""
-        return {
-            name: _convert(key, self.values[key])
-            for key, (name, _) in OPTIONAL_PLATFORM_SETTINGS.items()
-            if self.get(key)
-        }
+        """The lab's target (``MLFLOWK8S_TARGET``, else the default one)."""
+        return _target_of(self.values)
 
 
 def _line_of(binding: Binding) -> int:
@@ -148,6 +107,7 @@ def _parse(path: Path, text: str) -> dict[str, str]:
     from dotenv.parser import parse_stream
 
     values: dict[str, str] = {}
+    lines: dict[str, int] = {}
     for binding in parse_stream(io.StringIO(text)):
         if binding.error or (binding.key is not None and not _KEY_RE.match(binding.key)):
             raise ConfigFileError(path, "not a KEY=value line", line=_line_of(binding))
@@ -157,12 +117,19 @@ def _parse(path: Path, text: str) -> dict[str, str]:
             if binding.key in values:
                 # python-dotenv would keep the last one silently; `init` rewrites the first.
                 raise ConfigFileError(path, f"{binding.key} is set twice", line=_line_of(binding))
-            value = binding.value
-            try:
-                validate_setting(binding.key, value)
-            except UsageError as exc:
-                raise ConfigFileError(path, str(exc), line=_line_of(binding)) from exc
-            values[binding.key] = value
+            values[binding.key] = binding.value
+            lines[binding.key] = _line_of(binding)
+    # The target decides which keys it knows: read it first, then check the rest in order.
+    try:
+        checks = _checks(_target_of(values))
+    except UsageError as exc:
+        raise ConfigFileError(path, str(exc), line=lines.get(TARGET)) from exc
+    for key, value in values.items():
+        try:
+            if key in checks:
+                checks[key](value)
+        except UsageError as exc:
+            raise ConfigFileError(path, str(exc), line=lines[key]) from exc
     return values
 
 
@@ -206,12 +173,13 @@ def render_env(existing_text: str, updates: Mapping[str, str]) -> str:
 
 
 def save_settings(settings: Settings, updates: Mapping[str, str]) -> bool:
-    """Apply ``updates`` to the ``.env`` file; call under :func:`fileio.lab_lock`.
+    """Apply ``updates`` to the ``.env`` file; call under the lab lock (``lab.locks``).
 
     Returns whether the file changed.
     """
+    target = updates.get(TARGET) or settings.target
     for key, value in updates.items():
-        validate_setting(key, value)
+        validate_setting(key, value, target)
     try:
         existing = settings.path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -1,0 +1,1 @@
+"""The gcp target: GKE through Terraform (platform and tenants roots)."""

@@ -1,0 +1,113 @@
+"""The gcp target's settings in ``.env``: their keys, checks, and what `init` asks for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from mlflowk8s.errors import UsageError
+from mlflowk8s.lab.settings import Settings
+from mlflowk8s.names import HOST_RE
+
+PROJECT = "GCP_PROJECT"
+REGION = "GCP_REGION"
+DOMAIN = "MLFLOW_DOMAIN"
+STATE_BUCKET = "TF_GCS_BUCKET"
+ARTIFACT_BUCKET = "MLFLOW_GCS_BUCKET"
+OAUTH_CLIENT_SECRET_FILE = "IAP_OAUTH_CLIENT_SECRET_FILE"
+MLFLOW_IMAGE = "MLFLOW_IMAGE"
+
+# Settings every GCP lab needs before anything can be rendered or created.
+REQUIRED = (PROJECT, REGION, DOMAIN, STATE_BUCKET, ARTIFACT_BUCKET)
+
+# Optional platform knobs: rendered into tfvars only when set, so Terraform's variable
+# defaults stay the one place defaults live. Value: (tfvars name, kind).
+OPTIONAL_PLATFORM_SETTINGS: dict[str, tuple[str, str]] = {
+    "IAP_PROGRAMMATIC_CLIENT_IDS": ("iap_programmatic_client_ids", "list"),
+    "DNS_MANAGED_ZONE": ("dns_managed_zone", "str"),
+    "GKE_MACHINE_TYPE": ("gke_machine_type", "str"),
+    "GKE_SPOT": ("gke_spot", "bool"),
+    "GKE_MIN_NODES": ("gke_min_nodes", "int"),
+    "GKE_MAX_NODES": ("gke_max_nodes", "int"),
+    "CLOUDSQL_TIER": ("cloudsql_tier", "str"),
+}
+
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+# .env syntax, not YAML: the words admins already write in shell-style files.
+_BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
+    PROJECT: (_PROJECT_RE, "a Google Cloud project id (6-30 chars: a-z, 0-9, -)"),
+    REGION: (_REGION_RE, "a Google Cloud region such as europe-west1"),
+    DOMAIN: (HOST_RE, "a lower-case host name such as mlflow.lab.org"),
+    STATE_BUCKET: (_BUCKET_RE, "a bucket name (3-63 chars: a-z, 0-9, -, _, .)"),
+    ARTIFACT_BUCKET: (_BUCKET_RE, "a bucket name (3-63 chars: a-z, 0-9, -, _, .)"),
+}
+
+
+def _pattern_check(key: str) -> Callable[[str], object]:
+    pattern, what = _PATTERNS[key]
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise UsageError(f"{key}={value!r} is not {what}")
+        return value
+
+    return check
+
+
+def _convert(key: str, value: str) -> object:
+    kind = OPTIONAL_PLATFORM_SETTINGS[key][1]
+    if kind == "bool":
+        if value.lower() not in _BOOL_WORDS:
+            raise UsageError(f"{key}={value!r} is not true or false")
+        return _BOOL_WORDS[value.lower()]
+    if kind == "int":
+        if not value.isdigit():
+            raise UsageError(f"{key}={value!r} is not a whole number")
+        return int(value)
+    if kind == "list":
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _knob_check(key: str) -> Callable[[str], object]:
+    return lambda value: _convert(key, value)
+
+
+CHECKS: dict[str, Callable[[str], object]] = {
+    **{key: _pattern_check(key) for key in _PATTERNS},
+    **{key: _knob_check(key) for key in OPTIONAL_PLATFORM_SETTINGS},
+}
+
+
+def validate(key: str, value: str) -> str:
+    check = CHECKS.get(key)
+    if check is not None:
+        check(value)
+    return value
+
+
+def optional_platform_vars(settings: Settings) -> dict[str, object]:
+    """The optional platform knobs the admin set, as typed tfvars."""
+    return {
+        name: _convert(key, settings.values[key])
+        for key, (name, _) in OPTIONAL_PLATFORM_SETTINGS.items()
+        if settings.get(key)
+    }
+
+
+def require_apply_settings(settings: Settings) -> None:
+    """The settings the tenants root needs; checked before the first apply."""
+    missing = [key for key in (OAUTH_CLIENT_SECRET_FILE, MLFLOW_IMAGE) if not settings.get(key)]
+    if missing:
+        hints = {
+            OAUTH_CLIENT_SECRET_FILE: "`mlflowk8s init --oauth-client-secret FILE`",
+            MLFLOW_IMAGE: "an image with psycopg2 and google-cloud-storage, by digest",
+        }
+        raise UsageError(
+            f"missing settings in {settings.path} before applying: "
+            + "; ".join(f"{key} ({hints[key]})" for key in missing)
+        )

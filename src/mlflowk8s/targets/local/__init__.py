@@ -1,0 +1,1 @@
+"""The local target: tenants as supervised processes on this machine."""

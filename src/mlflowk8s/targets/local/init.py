@@ -1,0 +1,26 @@
+"""What `init` asks for a local lab: nothing; the servers need nothing outside the folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+
+from mlflowk8s.targets.base import Prompt
+
+
+class LocalInit:
+    def settings(
+        self, values: dict[str, str], options: Mapping[str, str | None], prompt: Prompt | None
+    ) -> dict[str, str]:
+        return values
+
+    def prepare(
+        self,
+        values: Mapping[str, str],
+        say: Callable[[str], None],
+        busy: Callable[[str], AbstractContextManager[object]],
+    ) -> bool:
+        return False
+
+    def next_step(self, values: Mapping[str, str]) -> str | None:
+        return None

@@ -1,0 +1,67 @@
+"""The local target's settings in ``.env``, and the tools it needs on this machine."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from mlflowk8s import server
+from mlflowk8s.errors import UsageError
+from mlflowk8s.lab.settings import Settings
+
+HOST = "MLFLOWK8S_LOCAL_HOST"
+BASE_PORT = "MLFLOWK8S_LOCAL_BASE_PORT"
+START_TIMEOUT = "MLFLOWK8S_LOCAL_START_TIMEOUT"
+DEFAULT_BASE_PORT = 5100
+DEFAULT_START_TIMEOUT = 300
+INSTALL_HINT = "pip install 'mlflowk8s[local]'"
+
+# Checked where they are used (they name their file and a fix there); none when read.
+CHECKS: dict[str, Callable[[str], object]] = {}
+
+
+def local_host(settings: Settings) -> str:
+    """The address servers listen on; only loopback until an authentication option exists."""
+    host = settings.get(HOST) or server.LOCAL_HOST
+    if host != server.LOCAL_HOST:
+        raise UsageError(
+            f"{HOST}={host!r} is refused: local tenants listen only on {server.LOCAL_HOST} "
+            "because mlflowk8s has no authentication option for local servers yet, and "
+            "anyone who can reach an MLflow server can read and change every run. "
+            f"Reach the lab machine through an SSH tunnel (ssh -L PORT:{server.LOCAL_HOST}:PORT "
+            "HOST), or use the gcp target for a shared service."
+        )
+    return host
+
+
+def int_setting(settings: Settings, key: str, default: int, low: int, high: int) -> int:
+    raw = settings.get(key)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise UsageError(f"{key}={raw!r} in {settings.path} is not a number from {low} to {high}")
+    return int(raw)
+
+
+def base_port(settings: Settings) -> int:
+    return int_setting(settings, BASE_PORT, DEFAULT_BASE_PORT, 1024, 65535)
+
+
+def start_timeout(settings: Settings) -> int:
+    return int_setting(settings, START_TIMEOUT, DEFAULT_START_TIMEOUT, 1, 86400)
+
+
+def require_tools() -> Path:
+    """The ``mlflow`` executable (next to this Python, else on PATH); supervisor importable."""
+    if importlib.util.find_spec("supervisor") is None:
+        raise UsageError(f"the local target needs supervisor and MLflow: {INSTALL_HINT}")
+    beside = Path(sys.executable).parent / "mlflow"
+    if beside.is_file():
+        return beside
+    found = shutil.which("mlflow")
+    if found is None:
+        raise UsageError(f"the local target needs MLflow and supervisor: {INSTALL_HINT}")
+    return Path(found)
