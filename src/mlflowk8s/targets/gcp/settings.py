@@ -1,4 +1,4 @@
-"""The gcp target's settings in ``.env``: their keys, checks, and what `init` asks for."""
+"""The gcp target's settings in ``.env``: their keys, their checks, the platform knobs."""
 
 from __future__ import annotations
 
