@@ -89,10 +89,10 @@ def resolve_init_settings(
 
 def check_oauth_client_file(path: Path) -> Path:
     """Return the absolute path of a readable OAuth client JSON (its content is never copied)."""
-    from mlflowk8s.render import read_oauth_client
+    from mlflowk8s.oauth_client import ClientRole, read_oauth_client
 
     resolved = path.expanduser().resolve()
-    read_oauth_client(resolved)
+    read_oauth_client(resolved, ClientRole.IAP)
     return resolved
 
 

@@ -53,6 +53,7 @@ def init(
         resolve_init_settings,
         write_lab_files,
     )
+    from mlflowk8s.render import desktop_client_id
 
     lc = lab(ctx)
     current = lc.settings()
@@ -66,6 +67,8 @@ def init(
     }
     if oauth_client_secret is not None:
         given[s.OAUTH_CLIENT_SECRET_FILE] = str(check_oauth_client_file(oauth_client_secret))
+    # A desktop client named in .env is judged here as `render` and `login` judge it.
+    desktop_client_id(current)
 
     def ask(key: str, label: str) -> str:
         from mlflowk8s.errors import UsageError
