@@ -53,6 +53,16 @@ class _Reporter:
 _report = _Reporter()
 
 
+def _reset_after_fork() -> None:
+    # A forked child (DataLoader workers, multiprocessing) must not inherit a held lock.
+    global _report
+    _report = _Reporter()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def _tracking_uri() -> str | None:
     try:
         from mlflow.tracking import get_tracking_uri
