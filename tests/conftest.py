@@ -10,8 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support import fakegcs
+
+# Shared, loaded machines: a per-example deadline is a timed assertion that fails at random.
+settings.register_profile("lab", deadline=None)
+settings.load_profile("lab")
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlflowk8s import auth
+from mlflowk8s.auth import hosts
+from mlflowk8s.auth.sources import ENV_AUDIENCE
+from mlflowk8s.auth.tokens import IDToken
 from mlflowk8s.errors import MlflowK8sError
 from mlflowk8s.targets.base import Check
 from mlflowk8s.targets.base import check as _check
@@ -63,45 +66,70 @@ def _plugin() -> Check:
             "mlflow plugin", "warn", "MLflow is not installed in this Python",
             "pip install 'mlflowk8s[client]' where your training code runs",
         )  # fmt: skip
-    names = {ep.name for ep in entry_points(group="mlflow.request_header_provider")}
-    if "mlflowk8s" not in names:
+    names = {ep.name for ep in entry_points(group="mlflow.request_auth_provider")}
+    if hosts.AUTH_NAME not in names:
         return _check(
-            "mlflow plugin", "fail", "the mlflowk8s request-header plugin is not registered",
+            "mlflow plugin", "fail", "the mlflowk8s request-auth plugin is not registered",
             "reinstall: pip install --force-reinstall mlflowk8s",
         )  # fmt: skip
-    return _check("mlflow plugin", "ok", "MLflow will send IAP tokens through mlflowk8s")
+    return _check(
+        "mlflow plugin", "ok",
+        f"{hosts.ENV_TRACKING_AUTH}={hosts.AUTH_NAME} makes MLflow send IAP tokens",
+    )  # fmt: skip
 
 
-def _tracking(env: Mapping[str, str]) -> tuple[Check, auth.PluginConfig | None]:
-    uri = env.get("MLFLOW_TRACKING_URI")
+@dataclass(frozen=True)
+class TokenPlan:
+    """What MLflow will do for the tracking URI: which header, whether a token goes."""
+
+    header: str
+    sends_token: bool
+
+
+def _tracking(env: Mapping[str, str]) -> tuple[Check, TokenPlan | None]:
+    uri = env.get(hosts.ENV_TRACKING_URI)
     fix = 'eval "$(mlflowk8s env NAME)" (NAME: your tenant)'
     if not uri:
         return _check("tracking URI", "warn", "MLFLOW_TRACKING_URI is not set", fix), None
     try:
-        config = auth.plugin_config(uri, env)
+        policy = hosts.TokenPolicy.from_environment(env, uri)
     except MlflowK8sError as exc:
-        return _check("tracking URI", "fail", str(exc), f"unset {auth.ENV_HEADER}"), None
+        return _check("tracking URI", "fail", str(exc), fix), None
     if not uri.startswith(("http://", "https://")):
         return _check("tracking URI", "warn", f"{uri} is not a tracking server", fix), None
-    if not auth.sends_tokens_safely(uri):
+    decision = policy.decide(uri)
+    auth_on = env.get(hosts.ENV_TRACKING_AUTH) == hosts.AUTH_NAME
+    plan = TokenPlan(policy.header, auth_on and decision.token)
+    if decision.problem:
+        return _check("tracking URI", "fail", f"{uri}: {decision.problem}", fix), plan
+    if not auth_on and policy.is_lab_server(uri):
         return _check(
-            "tracking URI", "fail", f"{uri}: a token would cross the network in clear",
-            "use https:// (http:// only to 127.0.0.1, e.g. through an ssh tunnel)",
-        ), config  # fmt: skip
-    if not config.active:
+            "tracking URI", "fail",
+            f"{uri} is the lab's, but {hosts.ENV_TRACKING_AUTH} is not {hosts.AUTH_NAME!r}: "
+            "MLflow sends no IAP token",
+            f"export {hosts.ENV_TRACKING_AUTH}={hosts.AUTH_NAME}, or {fix}",
+        ), plan  # fmt: skip
+    if not auth_on:
+        return _check(
+            "tracking URI", "ok",
+            f"{uri} (no IAP token: {hosts.ENV_TRACKING_AUTH} is not {hosts.AUTH_NAME!r})",
+        ), plan  # fmt: skip
+    if not decision.token:
         return _check(
             "tracking URI", "warn",
-            f"{uri}: mlflowk8s adds no IAP token for this host",
-            f"set MLFLOW_DOMAIN to its host or {auth.ENV_AUDIENCE}: {fix}",
-        ), config  # fmt: skip
-    return _check("tracking URI", "ok", f"{uri} (token in {config.header})"), config
+            f"{uri}: not one of the lab's hosts, mlflowk8s adds no IAP token",
+            f"set {hosts.ENV_DOMAIN} or {hosts.ENV_TOKEN_HOSTS} to its host: {fix}",
+        ), plan  # fmt: skip
+    return _check("tracking URI", "ok", f"{uri} (token in {policy.header})"), plan
 
 
-def _credentials(audience: str | None) -> tuple[Check, auth.IDToken | None]:
+def _credentials(audience: str | None) -> tuple[Check, IDToken | None]:
     import time
 
+    from mlflowk8s.auth.sources import find_source
+
     try:
-        source = auth.find_source(audience)
+        source = find_source(audience)
         token = source.fetch()
     except MlflowK8sError as exc:
         return _check(
@@ -115,11 +143,11 @@ def _credentials(audience: str | None) -> tuple[Check, auth.IDToken | None]:
     ), token
 
 
-def _reach_tenant(uri: str, config: auth.PluginConfig, token: auth.IDToken | None) -> Check:
+def _reach_tenant(uri: str, plan: TokenPlan, token: IDToken | None) -> Check:
     import requests
 
     url = uri.rstrip("/") + "/health"
-    headers = {config.header: f"Bearer {token.value}"} if token and config.active else {}
+    headers = {plan.header: f"Bearer {token.value}"} if token and plan.sends_token else {}
     try:
         response = requests.get(url, headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
     except requests.RequestException as exc:
@@ -132,11 +160,18 @@ def _reach_tenant(uri: str, config: auth.PluginConfig, token: auth.IDToken | Non
         return _check("reachability", "ok", f"{url} answers 200")
     who = (token.email if token else None) or "you"
     kind = "serviceAccount" if who.endswith(".gserviceaccount.com") else "user"
+    if headers:
+        unauthorized = ("IAP did not accept the token", "run `mlflowk8s login` again; jobs: "
+                        f"check {ENV_AUDIENCE}")  # fmt: skip
+    elif plan.sends_token:
+        unauthorized = ("IAP got no token: no credentials here", "run `mlflowk8s login`")
+    else:
+        unauthorized = (
+            "IAP got no token",
+            f"export {hosts.ENV_TRACKING_AUTH}={hosts.AUTH_NAME} (`mlflowk8s env NAME`)",
+        )
     fixes = {
-        401: (
-            "IAP did not accept the token",
-            "run `mlflowk8s login` again; jobs: check " + auth.ENV_AUDIENCE,
-        ),
+        401: unauthorized,
         403: (
             f"IAP: {who} may not use this tenant",
             f"ask the lab admin: mlflowk8s grant NAME {kind}:{who}",
@@ -186,7 +221,7 @@ def run_checks(
     elif lab is None:
         checks.append(_terraform())  # not in a lab: perhaps an admin's machine to be
     checks.append(_plugin())
-    tracking_check, config = _tracking(env)
+    tracking_check, plan = _tracking(env)
     checks.append(tracking_check)
     uri = env.get("MLFLOW_TRACKING_URI", "")
     host = target.public_host() if target is not None else None
@@ -194,7 +229,7 @@ def run_checks(
     # unless the researcher points MLflow at a server elsewhere.
     if target is not None and host is None and not uri:
         return checks
-    audience = env.get(auth.ENV_AUDIENCE)
+    audience = env.get(ENV_AUDIENCE)
     if not audience:
         try:
             audience = lab_audience()
@@ -202,9 +237,9 @@ def run_checks(
             audience = None
     credentials_check, token = _credentials(audience)
     checks.append(credentials_check)
-    domain = env.get(auth.ENV_DOMAIN) or host
-    if config is not None and uri.startswith(("http://", "https://")):
-        checks.append(_reach_tenant(uri, config, token))
+    domain = env.get(hosts.ENV_DOMAIN) or host
+    if plan is not None and uri.startswith(("http://", "https://")):
+        checks.append(_reach_tenant(uri, plan, token))
     elif domain:
         checks.append(_reach_domain(domain))
     return checks

@@ -1,7 +1,8 @@
 """A researcher's training job: the real MLflow client, configured only by the environment.
 
-Run as a subprocess by the end-to-end tests with nothing but ``MLFLOW_TRACKING_URI`` and
-test credentials set; the mlflowk8s plugin (entry point) must add the IAP token by itself.
+Run as a subprocess by the end-to-end tests with nothing but what ``mlflowk8s env`` exports
+(``MLFLOW_TRACKING_URI``, ``MLFLOW_TRACKING_AUTH=mlflowk8s``) and test credentials set; the
+mlflowk8s request-auth plugin (entry point) must add the IAP token by itself.
 Prints one JSON line with what it read back.
 
     client_job.py long EXPERIMENT SECONDS ARTIFACT_MIB

@@ -1,9 +1,8 @@
-"""auth.py and the MLflow plugin, in process, against the local Google stand-in."""
+"""Credential sources and the token cache, in process, against the local Google stand-in."""
 
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from pathlib import Path
@@ -11,9 +10,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from mlflowk8s import auth
+from mlflowk8s.auth import cache, sources, stored_login, tokens
 from mlflowk8s.errors import CredentialsError, OperationError, UsageError
-from mlflowk8s.mlflow_plugin import IAPRequestHeaderProvider
 from tests.client.helpers import ALICE, ALICE_JOB, DESKTOP_CLIENT, IAP_AUDIENCE, write_json
 from tests.support.iap_standin import GoogleStandIn
 
@@ -35,10 +33,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr("google.auth.compute_engine._metadata.ping", lambda *a, **k: False)
 
 
-def _login(google: GoogleStandIn, email: str = ALICE) -> auth.StoredLogin:
+def _login(google: GoogleStandIn, email: str = ALICE) -> stored_login.StoredLogin:
     refresh = f"1//{email}"
     google.refresh_tokens[refresh] = (DESKTOP_CLIENT, email)
-    return auth.StoredLogin(
+    return stored_login.StoredLogin(
         client_id=DESKTOP_CLIENT,
         client_secret=google.clients[DESKTOP_CLIENT],
         refresh_token=refresh,
@@ -60,13 +58,13 @@ class FakeSource:
         self.calls = 0
         self.fail: Exception | None = None
 
-    def fetch(self) -> auth.IDToken:
+    def fetch(self) -> tokens.IDToken:
         self.calls += 1
         time.sleep(self.delay)
         if self.fail is not None:
             raise self.fail
         now = self.clock[0]
-        return auth.IDToken(f"token-{self.calls}", now + self.lifetime, now, "aud", ALICE)
+        return tokens.IDToken(f"token-{self.calls}", now + self.lifetime, now, "aud", ALICE)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +75,7 @@ def test_a_token_is_reused_until_its_refresh_margin_then_refreshed(
 ) -> None:
     clock = [1000.0]
     source = FakeSource(lifetime, clock)
-    cached = auth.CachedToken(source, clock=lambda: clock[0])
+    cached = cache.CachedToken(source, clock=lambda: clock[0])
     assert cached.get().value == "token-1"
     clock[0] = 1000.0 + lifetime - margin - 0.01
     assert cached.get().value == "token-1"
@@ -89,7 +87,7 @@ def test_a_token_is_reused_until_its_refresh_margin_then_refreshed(
 def test_a_failed_refresh_keeps_the_still_valid_token_and_retries_next_time() -> None:
     clock = [0.0]
     source = FakeSource(100.0, clock)
-    cached = auth.CachedToken(source, clock=lambda: clock[0])
+    cached = cache.CachedToken(source, clock=lambda: clock[0])
     cached.get()
     clock[0] = 80.0  # past the refresh margin, before expiry
     source.fail = OperationError("token endpoint down")
@@ -104,7 +102,7 @@ def test_a_failed_refresh_keeps_the_still_valid_token_and_retries_next_time() ->
 def test_concurrent_callers_share_one_refresh() -> None:
     clock = [0.0]
     source = FakeSource(3600.0, clock, delay=0.2)
-    cached = auth.CachedToken(source, clock=lambda: clock[0])
+    cached = cache.CachedToken(source, clock=lambda: clock[0])
     values: list[str] = []
     threads = [
         threading.Thread(target=lambda: values.append(cached.get().value)) for _ in range(16)
@@ -122,17 +120,17 @@ def test_no_credentials_is_remembered_briefly_not_looked_up_per_request(
 ) -> None:
     calls = []
 
-    def find_source(audience: str | None) -> auth.TokenSource:
+    def find_source(audience: str | None) -> tokens.TokenSource:
         calls.append(audience)
-        raise CredentialsError(auth.NO_CREDENTIALS_HELP)
+        raise CredentialsError(sources.NO_CREDENTIALS_HELP)
 
-    monkeypatch.setattr(auth, "find_source", find_source)
+    monkeypatch.setattr(sources, "find_source", find_source)
     clock = [0.0]
-    provider = auth.TokenProvider(clock=lambda: clock[0])
+    provider = cache.TokenProvider(clock=lambda: clock[0])
     for _ in range(5):
         with pytest.raises(CredentialsError, match="mlflowk8s login"):
             provider.token("aud")
-    clock[0] = auth.NO_CREDENTIALS_RETRY_SECONDS + 1
+    clock[0] = cache.NO_CREDENTIALS_RETRY_SECONDS + 1
     with pytest.raises(CredentialsError):
         provider.token("aud")
     assert calls == ["aud", "aud"]
@@ -145,26 +143,26 @@ def test_login_is_stored_user_only_and_never_shows_its_secrets(
     google: GoogleStandIn, tmp_path: Path
 ) -> None:
     login = _login(google)
-    path = auth.save_login(login)
+    path = stored_login.save_login(login)
     assert path == tmp_path / "config" / "mlflowk8s" / "credentials.json"
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
-    assert auth.load_login() == login
+    assert stored_login.load_login() == login
     assert login.client_secret not in repr(login)
     assert login.refresh_token not in repr(login)
 
 
 def test_a_broken_stored_login_says_to_log_in_again(tmp_path: Path) -> None:
-    path = auth.credentials_path()
+    path = stored_login.credentials_path()
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     with pytest.raises(CredentialsError, match=r"run `mlflowk8s login` again"):
-        auth.find_source(None)
+        sources.find_source(None)
 
 
 def test_the_stored_login_mints_tokens_for_the_desktop_client(google: GoogleStandIn) -> None:
-    auth.save_login(_login(google))
-    source = auth.find_source(IAP_AUDIENCE)
+    stored_login.save_login(_login(google))
+    source = sources.find_source(IAP_AUDIENCE)
     token = source.fetch()
     assert (token.email, token.audience) == (ALICE, DESKTOP_CLIENT)
     assert ALICE in source.description
@@ -179,28 +177,28 @@ def test_the_stored_login_mints_tokens_for_the_desktop_client(google: GoogleStan
 
 def test_a_revoked_login_says_to_log_in_again(google: GoogleStandIn) -> None:
     login = _login(google)
-    auth.save_login(login)
+    stored_login.save_login(login)
     del google.refresh_tokens[login.refresh_token]
     with pytest.raises(CredentialsError, match=r"invalid_grant.*run `mlflowk8s login` again"):
-        auth.find_source(None).fetch()
+        sources.find_source(None).fetch()
 
 
 def test_an_unreachable_token_endpoint_is_an_operation_error() -> None:
-    login = auth.StoredLogin("c", "s", "r", token_uri="http://127.0.0.1:9/token")
+    login = stored_login.StoredLogin("c", "s", "r", token_uri="http://127.0.0.1:9/token")
     with pytest.raises(OperationError, match=r"cannot reach the token endpoint 127\.0\.0\.1:9"):
-        auth.RefreshTokenSource(login, Path("x")).fetch()
+        sources.RefreshTokenSource(login, Path("x")).fetch()
 
 
 def test_a_service_account_key_wins_over_the_login_and_needs_the_audience(
     google: GoogleStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    auth.save_login(_login(google))
+    stored_login.save_login(_login(google))
     key = write_json(tmp_path / "key.json", google.service_account_key(ALICE_JOB))
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
-    token = auth.find_source(IAP_AUDIENCE).fetch()
+    token = sources.find_source(IAP_AUDIENCE).fetch()
     assert (token.email, token.audience) == (ALICE_JOB, IAP_AUDIENCE)
     with pytest.raises(UsageError, match="MLFLOWK8S_IAP_AUDIENCE"):
-        auth.find_source(None)
+        sources.find_source(None)
 
 
 @pytest.mark.parametrize(
@@ -219,112 +217,15 @@ def test_a_bad_google_application_credentials_is_named_not_skipped(
         path.write_text(content if isinstance(content, str) else json.dumps(content))
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
     with pytest.raises(CredentialsError, match=message) as info:
-        auth.find_source(IAP_AUDIENCE)
+        sources.find_source(IAP_AUDIENCE)
     assert str(path) in str(info.value)
 
 
 def test_no_credentials_at_all_says_what_to_do() -> None:
     with pytest.raises(CredentialsError) as info:
-        auth.find_source(IAP_AUDIENCE)
+        sources.find_source(IAP_AUDIENCE)
     assert "run `mlflowk8s login`" in str(info.value)
     assert "GOOGLE_APPLICATION_CREDENTIALS" in str(info.value)
-
-
-def test_the_desktop_client_json_must_be_a_desktop_client(tmp_path: Path) -> None:
-    good = write_json(
-        tmp_path / "c.json",
-        {"installed": {"client_id": "id", "client_secret": "SECRET-1", "token_uri": "http://t"}},
-    )
-    client = auth.load_client_file(good)
-    assert (client.client_id, client.token_uri, client.auth_uri) == (
-        "id", "http://t", auth.GOOGLE_AUTH_URI,
-    )  # fmt: skip
-    assert "SECRET-1" not in repr(client)
-    web = write_json(tmp_path / "w.json", {"web": {"client_id": "id", "client_secret": "s"}})
-    with pytest.raises(UsageError, match=r"not a desktop OAuth client.*Desktop app"):
-        auth.load_client_file(web)
-
-
-# --- which requests get a token --------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("uri", "env", "active"),
-    [
-        ("https://mlflow.lab.org/alice/", {"MLFLOW_DOMAIN": "mlflow.lab.org"}, True),
-        ("https://MLflow.Lab.org:443/alice", {"MLFLOW_DOMAIN": "mlflow.lab.org"}, True),
-        ("https://other.org/alice/", {"MLFLOW_DOMAIN": "mlflow.lab.org"}, False),
-        ("http://127.0.0.1:5000/alice/", {"MLFLOWK8S_IAP_AUDIENCE": "a"}, True),
-        ("http://localhost:5000/alice/", {"MLFLOWK8S_IAP_AUDIENCE": "a"}, True),
-        ("http://mlflow.lab.org/alice/", {"MLFLOW_DOMAIN": "mlflow.lab.org"}, False),
-        ("http://10.0.0.7:5000/alice/", {"MLFLOWK8S_IAP_AUDIENCE": "a"}, False),
-        (
-            "https://other.org/alice/",
-            {"MLFLOWK8S_IAP_AUDIENCE": "a", "MLFLOW_DOMAIN": "mlflow.lab.org"},
-            False,
-        ),
-        ("https://mlflow.lab.org/alice/", {}, False),
-        ("file:///tmp/mlruns", {"MLFLOWK8S_IAP_AUDIENCE": "a"}, False),
-        ("databricks", {"MLFLOWK8S_IAP_AUDIENCE": "a"}, False),
-        (None, {"MLFLOWK8S_IAP_AUDIENCE": "a"}, False),
-    ],
-)
-def test_the_plugin_is_active_only_for_the_lab(
-    uri: str | None, env: dict[str, str], active: bool
-) -> None:
-    assert auth.plugin_config(uri, env).active is active
-
-
-def test_the_header_is_proxy_authorization_unless_configured() -> None:
-    uri = "https://mlflow.lab.org/a/"
-    env = {"MLFLOW_DOMAIN": "mlflow.lab.org"}
-    assert auth.plugin_config(uri, env).header == "Proxy-Authorization"
-    assert auth.plugin_config(uri, {**env, "MLFLOWK8S_IAP_HEADER": "authorization"}).header == (
-        "Authorization"
-    )
-    with pytest.raises(UsageError, match="MLFLOWK8S_IAP_HEADER='X-Token' is not one of"):
-        auth.plugin_config(uri, {**env, "MLFLOWK8S_IAP_HEADER": "X-Token"})
-
-
-def test_the_plugin_adds_a_fresh_bearer_token(
-    google: GoogleStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    auth.save_login(_login(google))
-    monkeypatch.setattr(auth, "_provider", auth.TokenProvider())
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://mlflow.lab.org/alice/")
-    monkeypatch.setenv("MLFLOW_DOMAIN", "mlflow.lab.org")
-    provider = IAPRequestHeaderProvider()
-    assert provider.in_context()
-    headers = provider.request_headers()
-    assert list(headers) == ["Proxy-Authorization"]
-    token = headers["Proxy-Authorization"].removeprefix("Bearer ")
-    assert auth.decode_claims(token)["email"] == ALICE
-    assert provider.request_headers() == headers  # cached, not minted per request
-    monkeypatch.setenv("MLFLOWK8S_IAP_HEADER", "Authorization")
-    assert list(provider.request_headers()) == ["Authorization"]
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://elsewhere.org/alice/")
-    assert not provider.in_context()
-
-
-def test_the_plugin_without_credentials_logs_one_clear_error_and_adds_nothing(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(auth, "_provider", auth.TokenProvider())
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9/alice/")
-    monkeypatch.setenv("MLFLOWK8S_IAP_AUDIENCE", IAP_AUDIENCE)
-    provider = IAPRequestHeaderProvider()
-    with caplog.at_level(logging.ERROR, logger="mlflowk8s"):
-        assert provider.in_context()
-        assert provider.request_headers() == {}
-        assert provider.request_headers() == {}
-    assert [r.getMessage() for r in caplog.records] == [f"mlflowk8s: {auth.NO_CREDENTIALS_HELP}"]
-
-
-def test_mlflow_finds_the_plugin_through_its_entry_point() -> None:
-    pytest.importorskip("mlflow")
-    from mlflow.tracking.request_header.registry import _request_header_provider_registry
-
-    assert any(isinstance(p, IAPRequestHeaderProvider) for p in _request_header_provider_registry)
 
 
 def test_a_forked_child_gets_its_own_token_cache(
@@ -334,22 +235,22 @@ def test_a_forked_child_gets_its_own_token_cache(
     inherited."""
     import os
 
-    auth.save_login(_login(google))
-    monkeypatch.setattr(auth, "_provider", auth.TokenProvider())
-    parent = auth.provider()
+    stored_login.save_login(_login(google))
+    monkeypatch.setattr(cache, "_provider", cache.TokenProvider())
+    parent = cache.provider()
     parent.token(None)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         try:
-            child = auth.provider()
+            child = cache.provider()
             fresh = child is not parent and not child._caches
             os.write(write, b"1" if fresh else b"0")
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
-    assert auth.provider() is parent
+    assert cache.provider() is parent
 
 
 def test_a_new_login_is_picked_up_after_the_old_one_was_revoked(
@@ -357,16 +258,16 @@ def test_a_new_login_is_picked_up_after_the_old_one_was_revoked(
 ) -> None:
     """A notebook keeps running while its user runs `mlflowk8s login` again."""
     old = _login(google)
-    auth.save_login(old)
-    provider = auth.TokenProvider()
+    stored_login.save_login(old)
+    provider = cache.TokenProvider()
     clock = [time.time()]
     monkeypatch.setattr(provider, "_clock", lambda: clock[0])
     first = provider.token(None)
     del google.refresh_tokens[old.refresh_token]
-    auth.save_login(_login(google, email="alice.new@lab.org"))
+    stored_login.save_login(_login(google, email="alice.new@lab.org"))
     clock[0] += 3600  # the cached token expired
     with pytest.raises(CredentialsError, match="invalid_grant"):
         provider.token(None)
     second = provider.token(None)
     assert second != first
-    assert auth.decode_claims(second)["email"] == "alice.new@lab.org"
+    assert tokens.decode_claims(second)["email"] == "alice.new@lab.org"

@@ -2,8 +2,9 @@
 
 Only Google stands in (token endpoint, JWKS, IAP). The tenants run exactly the command
 ``mlflowk8s.server.server_command`` gives the local target; the client is configured by
-nothing but MLFLOW_TRACKING_URI and credentials (plus the audience, because the stand-in's
-host is 127.0.0.1 and not the lab's domain).
+nothing but what `mlflowk8s env NAME` exports (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_AUTH=
+mlflowk8s, the audience) and credentials; the stand-in IAP on 127.0.0.1 is reached as a
+tunnel set as the tracking URI would be.
 
 One test function on purpose: CI runs pytest with xdist, which would start the servers
 once per worker for a module-scoped fixture.
@@ -99,6 +100,7 @@ def test_long_runs_of_a_person_and_a_job_refresh_tokens_without_a_401(tmp_path: 
             return base_env(
                 tmp_path / f"home-{user}-{len(credentials)}",
                 MLFLOW_TRACKING_URI=iap.url(user),
+                MLFLOW_TRACKING_AUTH="mlflowk8s",
                 MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE,
                 MLFLOW_DISABLE_TELEMETRY="true",
                 **credentials,
@@ -184,6 +186,13 @@ def test_long_runs_of_a_person_and_a_job_refresh_tokens_without_a_401(tmp_path: 
         assert "GOOGLE_APPLICATION_CREDENTIALS" in nothing.stderr
         assert "Invalid IAP credentials: empty token" in nothing.stderr
         assert iap.snapshot().get(401, 0) > before.get(401, 0)
+        # ... and signed in but without MLFLOW_TRACKING_AUTH: no token, one line naming it.
+        forgot = dict(env_for("alice", XDG_CONFIG_HOME=str(config_home)))
+        del forgot["MLFLOW_TRACKING_AUTH"]
+        unset = _client(forgot, "probe")
+        assert unset.returncode != 0
+        assert unset.stderr.count("set MLFLOW_TRACKING_AUTH=mlflowk8s") == 1, unset.stderr
+        assert "Invalid IAP credentials: empty token" in unset.stderr
 
         rss = {user: tenant.rss_bytes() for user, tenant in tenants.items()}
         pss = {user: tenant.pss_bytes() for user, tenant in tenants.items()}

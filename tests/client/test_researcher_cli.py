@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlflowk8s import auth
+from mlflowk8s.auth import sources, stored_login, tokens
 from tests.client.helpers import (
     ALICE,
     ALICE_JOB,
@@ -40,10 +40,10 @@ def researcher(cli: Cli, tmp_path: Path) -> Cli:
 def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
     refresh = f"1//{email}"
     google.refresh_tokens[refresh] = (DESKTOP_CLIENT, email)
-    login = auth.StoredLogin(
+    login = stored_login.StoredLogin(
         DESKTOP_CLIENT, google.clients[DESKTOP_CLIENT], refresh, google.token_uri, email
     )
-    auth.save_login(login, auth.credentials_path(cli.env))
+    stored_login.save_login(login, stored_login.credentials_path(cli.env))
 
 
 # --- env ---------------------------------------------------------------------------------
@@ -55,6 +55,15 @@ def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
         (
             "bash",
             f"export MLFLOW_TRACKING_URI=https://{DOMAIN}/alice/\n"
+            "export MLFLOW_TRACKING_AUTH=mlflowk8s\n"
+            f"export MLFLOW_DOMAIN={DOMAIN}\n"
+            f"export MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n"
+            "export MLFLOW_DISABLE_TELEMETRY=true\n",
+        ),
+        (
+            "zsh",
+            f"export MLFLOW_TRACKING_URI=https://{DOMAIN}/alice/\n"
+            "export MLFLOW_TRACKING_AUTH=mlflowk8s\n"
             f"export MLFLOW_DOMAIN={DOMAIN}\n"
             f"export MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n"
             "export MLFLOW_DISABLE_TELEMETRY=true\n",
@@ -62,6 +71,7 @@ def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
         (
             "fish",
             f"set -gx MLFLOW_TRACKING_URI 'https://{DOMAIN}/alice/'\n"
+            "set -gx MLFLOW_TRACKING_AUTH 'mlflowk8s'\n"
             f"set -gx MLFLOW_DOMAIN '{DOMAIN}'\n"
             f"set -gx MLFLOWK8S_IAP_AUDIENCE '{IAP_AUDIENCE}'\n"
             "set -gx MLFLOW_DISABLE_TELEMETRY 'true'\n",
@@ -69,6 +79,7 @@ def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
         (
             "powershell",
             f"$env:MLFLOW_TRACKING_URI = 'https://{DOMAIN}/alice/'\n"
+            "$env:MLFLOW_TRACKING_AUTH = 'mlflowk8s'\n"
             f"$env:MLFLOW_DOMAIN = '{DOMAIN}'\n"
             f"$env:MLFLOWK8S_IAP_AUDIENCE = '{IAP_AUDIENCE}'\n"
             "$env:MLFLOW_DISABLE_TELEMETRY = 'true'\n",
@@ -116,7 +127,7 @@ def test_env_checks_the_name_against_the_lab(cli: Cli) -> None:
     assert cli("env", "Bad_Name").code == 2
     wrong_shell = cli("env", "alice", "--shell", "tcsh")
     assert wrong_shell.code == 2
-    assert "--shell 'tcsh' is not one of: bash, fish, powershell" in wrong_shell.stderr
+    assert "--shell 'tcsh' is not one of: bash, zsh, sh, fish, powershell" in wrong_shell.stderr
 
 
 def test_env_needs_the_domain_from_the_lab_or_the_command_line(cli: Cli) -> None:
@@ -128,6 +139,7 @@ def test_env_needs_the_domain_from_the_lab_or_the_command_line(cli: Cli) -> None
     given = cli("env", "alice", "--domain", DOMAIN, "--audience", IAP_AUDIENCE)
     assert given.stdout == (
         f"export MLFLOW_TRACKING_URI=https://{DOMAIN}/alice/\n"
+        "export MLFLOW_TRACKING_AUTH=mlflowk8s\n"
         f"export MLFLOW_DOMAIN={DOMAIN}\n"
         f"export MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n"
         "export MLFLOW_DISABLE_TELEMETRY=true\n"
@@ -155,7 +167,7 @@ def test_login_runs_the_loopback_flow_and_stores_the_refresh_token(
     assert stored["refresh_token"] in google.refresh_tokens
     token = researcher("token")
     assert token.code == 0, token.stderr
-    assert auth.decode_claims(token.stdout.strip())["aud"] == DESKTOP_CLIENT
+    assert tokens.decode_claims(token.stdout.strip())["aud"] == DESKTOP_CLIENT
 
 
 def test_login_without_a_client_says_where_to_get_one(researcher: Cli) -> None:
@@ -169,7 +181,7 @@ def test_login_refuses_a_web_client(researcher: Cli, tmp_path: Path) -> None:
     web = write_json(tmp_path / "web.json", {"web": {"client_id": "a", "client_secret": "b"}})
     result = researcher("login", "--client-file", str(web), "--no-browser")
     assert result.code == 2
-    assert "not a desktop OAuth client (found web)" in result.stderr
+    assert result.stderr.startswith(f"error: {web}: is not a desktop OAuth client (found web): ")
 
 
 # --- token -------------------------------------------------------------------------------
@@ -185,7 +197,7 @@ def test_token_without_credentials_names_the_broken_setting(cli: Cli) -> None:
 def test_token_with_nothing_at_all_says_to_log_in(researcher: Cli) -> None:
     result = researcher("token")
     assert result.code == 1
-    assert result.stderr == f"error: {auth.NO_CREDENTIALS_HELP}\n"
+    assert result.stderr == f"error: {sources.NO_CREDENTIALS_HELP}\n"
 
 
 def test_token_for_a_job_uses_the_key_and_the_audience(
@@ -194,11 +206,11 @@ def test_token_for_a_job_uses_the_key_and_the_audience(
     key = write_json(tmp_path / "key.json", google.service_account_key(ALICE_JOB))
     researcher.env["GOOGLE_APPLICATION_CREDENTIALS"] = str(key)
     result = researcher("token", "--audience", IAP_AUDIENCE)
-    claims = auth.decode_claims(result.stdout.strip())
+    claims = tokens.decode_claims(result.stdout.strip())
     assert (claims["email"], claims["aud"]) == (ALICE_JOB, IAP_AUDIENCE)
     (researcher.lab / ".env").write_text(f"MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n")
     from_lab = researcher("token")
-    assert auth.decode_claims(from_lab.stdout.strip())["aud"] == IAP_AUDIENCE
+    assert tokens.decode_claims(from_lab.stdout.strip())["aud"] == IAP_AUDIENCE
 
 
 def test_token_on_gke_comes_from_the_metadata_server(
@@ -209,7 +221,7 @@ def test_token_on_gke_comes_from_the_metadata_server(
         researcher.env.update(metadata.env())
         result = researcher("token", "--audience", IAP_AUDIENCE)
         assert result.code == 0, result.stderr
-        claims = auth.decode_claims(result.stdout.strip())
+        claims = tokens.decode_claims(result.stdout.strip())
         assert (claims["email"], claims["aud"]) == (ALICE_JOB, IAP_AUDIENCE)
         no_audience = researcher("token")
         assert no_audience.code == 2
@@ -229,7 +241,8 @@ def test_doctor_is_happy_when_the_tenant_answers_through_iap(
     researcher: Cli, google: GoogleStandIn, iap: IAPStandIn
 ) -> None:
     _stored_login(google, researcher)
-    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("alice"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE)
+    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("alice"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE,
+                          MLFLOW_TRACKING_AUTH="mlflowk8s")  # fmt: skip
     result = researcher("doctor", "--json")
     checks = _checks(result)
     assert result.code == 0, result.stdout
@@ -250,7 +263,8 @@ def test_doctor_says_whom_to_ask_when_iap_refuses(
     researcher: Cli, google: GoogleStandIn, iap: IAPStandIn
 ) -> None:
     _stored_login(google, researcher)
-    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("bob"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE)
+    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("bob"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE,
+                          MLFLOW_TRACKING_AUTH="mlflowk8s")  # fmt: skip
     result = researcher("doctor")
     assert result.code == 1
     assert f"FAIL reachability: {iap.url('bob')}health: IAP: {ALICE} may not use this tenant" in (
@@ -263,14 +277,45 @@ def test_doctor_says_whom_to_ask_when_iap_refuses(
 def test_doctor_without_credentials_fails_and_says_what_to_do(
     researcher: Cli, iap: IAPStandIn
 ) -> None:
-    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("alice"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE)
+    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("alice"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE,
+                          MLFLOW_TRACKING_AUTH="mlflowk8s")  # fmt: skip
     result = researcher("doctor", "--json")
     checks = _checks(result)
     assert result.code == 1
     assert checks["credentials"]["status"] == "fail"
     assert "mlflowk8s login" in checks["credentials"]["detail"]
     assert checks["reachability"]["status"] == "fail"
-    assert "IAP did not accept the token" in checks["reachability"]["detail"]
+    assert "IAP got no token: no credentials here (HTTP 401)" in checks["reachability"]["detail"]
+
+
+def test_doctor_names_mlflow_tracking_auth_when_the_labs_uri_would_get_no_token(
+    researcher: Cli, google: GoogleStandIn, iap: IAPStandIn
+) -> None:
+    _stored_login(google, researcher)
+    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("alice"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE)
+    result = researcher("doctor", "--json")
+    checks = _checks(result)
+    assert result.code == 1
+    assert checks["tracking URI"] == {
+        "name": "tracking URI",
+        "status": "fail",
+        "detail": f"{iap.url('alice')} is the lab's, but MLFLOW_TRACKING_AUTH is not "
+        "'mlflowk8s': MLflow sends no IAP token",
+        "fix": 'export MLFLOW_TRACKING_AUTH=mlflowk8s, or eval "$(mlflowk8s env NAME)" '
+        "(NAME: your tenant)",
+    }
+    assert checks["reachability"]["detail"].endswith("IAP got no token (HTTP 401)")
+    assert checks["reachability"]["fix"] == (
+        "export MLFLOW_TRACKING_AUTH=mlflowk8s (`mlflowk8s env NAME`)"
+    )
+
+
+def test_env_help_names_the_shells_it_takes(researcher: Cli) -> None:
+    result = researcher("env", "--help")
+    assert "bash, zsh, sh, fish or powershell" in result.stdout
+    sh = researcher("env", "alice", "--shell", "sh", "--domain", DOMAIN, "--audience", "a b")
+    assert (sh.code, sh.stderr) == (0, "")
+    assert "export MLFLOWK8S_IAP_AUDIENCE='a b'\n" in sh.stdout
 
 
 def test_doctor_reports_a_broken_lab_file_as_a_check(researcher: Cli) -> None:

@@ -14,8 +14,8 @@ import typer
 from mlflowk8s.cli.context import app_of as lab
 
 if TYPE_CHECKING:
-    from mlflowk8s.auth import DesktopClient
     from mlflowk8s.cli.context import App as LabContext
+    from mlflowk8s.oauth_client import OAuthClient
 
 from mlflowk8s.lab.settings import (
     DESKTOP_CLIENT_FILE,
@@ -24,27 +24,28 @@ from mlflowk8s.lab.settings import (
     IAP_AUDIENCE,
 )
 
-SHELLS = ("bash", "fish", "powershell")
+# zsh and sh take the same POSIX quoting as bash.
+SHELLS = ("bash", "zsh", "sh", "fish", "powershell")
 
 
 def _desktop_client(
     lc: LabContext, client_file: Path | None, client_id: str | None, client_secret: str | None
-) -> DesktopClient:
-    from mlflowk8s.auth import DesktopClient, load_client_file
+) -> OAuthClient:
     from mlflowk8s.errors import UsageError
+    from mlflowk8s.oauth_client import ClientRole, OAuthClient, read_oauth_client
 
     if client_file is not None:
-        return load_client_file(client_file)
+        return read_oauth_client(client_file, ClientRole.DESKTOP)
     if client_id or client_secret:
         if not (client_id and client_secret):
             raise UsageError("--client-id and --client-secret go together")
-        return DesktopClient(client_id, client_secret)
+        return OAuthClient(client_id, client_secret)
     settings = lc.settings()
     path = settings.file_path(DESKTOP_CLIENT_FILE)
     if path:
-        return load_client_file(path)
+        return read_oauth_client(path, ClientRole.DESKTOP)
     if settings.get(DESKTOP_CLIENT_ID) and settings.get(DESKTOP_CLIENT_SECRET):
-        return DesktopClient(
+        return OAuthClient(
             str(settings.get(DESKTOP_CLIENT_ID)), str(settings.get(DESKTOP_CLIENT_SECRET))
         )
     raise UsageError(
@@ -88,13 +89,15 @@ def login(
         float, typer.Option("--timeout", help="Seconds to wait for the sign-in.")
     ] = 300.0,
 ) -> None:
-    """Sign in with your Google account once; MLflow then sends IAP tokens for you.
+    """Sign in with your Google account once; MLflow then sends IAP tokens for you
+    (with MLFLOW_TRACKING_AUTH=mlflowk8s, which `mlflowk8s env NAME` sets).
 
     The refresh token is stored in ~/.config/mlflowk8s/credentials.json (mode 0600).
     On a remote machine, forward the redirect port first:
     ssh -L 8085:127.0.0.1:8085 HOST, then mlflowk8s login --no-browser --port 8085.
     """
-    from mlflowk8s import auth
+    from mlflowk8s.auth.login_flow import run_login
+    from mlflowk8s.auth.stored_login import save_login
 
     lc = lab(ctx)
     client = _desktop_client(lc, client_file, client_id, client_secret)
@@ -104,9 +107,9 @@ def login(
         sys.stderr.write(f"{verb} to sign in:\n\n    {url}\n\n")
         sys.stderr.flush()
 
-    stored = auth.run_login(client, announce=announce, open_browser=not no_browser, port=port,
-                            timeout=timeout)  # fmt: skip
-    path = auth.save_login(stored)
+    stored = run_login(client, announce=announce, open_browser=not no_browser, port=port,
+                       timeout=timeout)  # fmt: skip
+    path = save_login(stored)
     lc.say(f"Signed in as {stored.email or 'unknown account'}; login stored in {path}.")
 
 
@@ -127,6 +130,7 @@ def _audience(lc: LabContext) -> str | None:
 
 
 def _quote(shell: str, value: str) -> str:
+    """Quote for ``shell``; bash, zsh and sh share POSIX quoting."""
     if shell == "powershell":
         return "'" + value.replace("'", "''") + "'"
     if shell == "fish":
@@ -148,7 +152,7 @@ def env(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The tenant (user or project) to log to.")],
     shell: Annotated[
-        str, typer.Option("--shell", help="bash (also zsh, sh), fish or powershell.")
+        str, typer.Option("--shell", help="bash, zsh, sh, fish or powershell.")
     ] = "bash",
     domain: Annotated[
         str | None,
@@ -159,7 +163,13 @@ def env(
         typer.Option("--audience", help="The IAP audience, when you have no lab folder."),
     ] = None,
 ) -> None:
-    """Print the environment for logging to tenant NAME: eval "$(mlflowk8s env NAME)"."""
+    """Print the environment for logging to tenant NAME: eval "$(mlflowk8s env NAME)".
+
+    On Google Cloud it sets MLFLOW_TRACKING_URI, MLFLOW_TRACKING_AUTH=mlflowk8s (MLflow then
+    asks mlflowk8s for every request, and only the lab's hosts get your token), the lab's
+    domain and the IAP audience. A local lab needs no token: only the URI is set.
+    """
+    from mlflowk8s.auth.hosts import lab_exports
     from mlflowk8s.errors import UsageError
     from mlflowk8s.lab.users import validate_name
     from mlflowk8s.names import HOST_RE
@@ -187,7 +197,7 @@ def env(
             )
         if not HOST_RE.match(domain):
             raise UsageError(f"--domain {domain!r} is not a lower-case host name")
-        exports = {"MLFLOW_TRACKING_URI": public_url(domain, name), "MLFLOW_DOMAIN": domain}
+        exports = lab_exports(public_url(domain, name), domain)
         audience = audience or _audience(lc)
         if audience:
             exports[IAP_AUDIENCE] = audience
@@ -216,10 +226,10 @@ def token(
 
     Example: curl -H "Proxy-Authorization: Bearer $(mlflowk8s token)" https://DOMAIN/NAME/health
     """
-    from mlflowk8s import auth
+    from mlflowk8s.auth.sources import find_source
 
     lc = lab(ctx)
-    source = auth.find_source(audience or _audience(lc))
+    source = find_source(audience or _audience(lc))
     sys.stdout.write(source.fetch().value + "\n")
 
 

@@ -68,7 +68,7 @@ def init_lab(
     values = {s.TARGET: name, **values}  # explicit in .env, so the admin sees it
     values[s.TARGET] = name
     cls = target_class(name)
-    values = cls.init.settings(values, options, prompt)
+    values = cls.init.settings(values, options, prompt, existing.path)
     report = InitReport(target=name, values=values)
     report.changed_outside = cls.init.prepare(values, say, busy)
     write_lab_files(folder, values, report)

@@ -127,10 +127,15 @@ class TargetInit(Protocol):
     """What `init` asks and does for a target, before the lab's files are written."""
 
     def settings(
-        self, values: dict[str, str], options: Mapping[str, str | None], prompt: Prompt | None
+        self,
+        values: dict[str, str],
+        options: Mapping[str, str | None],
+        prompt: Prompt | None,
+        env_file: Path,
     ) -> dict[str, str]:
         """The lab's settings from ``values`` (.env and generic options) and the target's
-        options (by option name); missing ones are asked for, or one error lists them."""
+        options (by option name); missing ones are asked for, or one error lists them.
+        ``env_file`` is where they will live (relative file settings start there)."""
         ...
 
     def prepare(

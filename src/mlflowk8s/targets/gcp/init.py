@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from mlflowk8s.errors import UsageError
+from mlflowk8s.lab.settings import Settings
 from mlflowk8s.targets.base import Prompt
 from mlflowk8s.targets.gcp import settings as s
+from mlflowk8s.targets.gcp.render import desktop_client_id
 
 # Each setting `init` needs: its command-line option, and its prompt on a terminal.
 INIT_SETTINGS = {
@@ -32,18 +35,20 @@ def _defaults(values: Mapping[str, str]) -> dict[str, str]:
 
 def check_oauth_client_file(path: str) -> str:
     """The absolute path of a readable OAuth client JSON (its content is never copied)."""
-    from pathlib import Path
-
-    from mlflowk8s.targets.gcp.render import read_oauth_client
+    from mlflowk8s.oauth_client import ClientRole, read_oauth_client
 
     resolved = Path(path).expanduser().resolve()
-    read_oauth_client(resolved)
+    read_oauth_client(resolved, ClientRole.IAP)
     return str(resolved)
 
 
 class GcpInit:
     def settings(
-        self, values: dict[str, str], options: Mapping[str, str | None], prompt: Prompt | None
+        self,
+        values: dict[str, str],
+        options: Mapping[str, str | None],
+        prompt: Prompt | None,
+        env_file: Path,
     ) -> dict[str, str]:
         by_option = {option: key for key, (option, _) in INIT_SETTINGS.items()}
         values.update({by_option[o]: v for o, v in options.items() if v and o in by_option})
@@ -70,6 +75,8 @@ class GcpInit:
             raise UsageError(f"missing settings: {', '.join(missing)} (pass {listed})")
         for key in s.REQUIRED:
             s.validate(key, values[key])
+        # A desktop client named in .env is judged here as `render` and `login` judge it.
+        desktop_client_id(Settings(env_file, values))
         return values
 
     def prepare(

@@ -6,8 +6,7 @@ The variable names here are the contract with ``infra/platform`` and ``infra/ten
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from mlflowk8s.fileio import dumps, write_atomic
 from mlflowk8s.lab.locks import WORK_DIR_NAME
 from mlflowk8s.lab.settings import DESKTOP_CLIENT_FILE, DESKTOP_CLIENT_ID, Settings
 from mlflowk8s.lab.users import User
+from mlflowk8s.oauth_client import ClientRole, OAuthClient, read_oauth_client
 from mlflowk8s.server import PodTarget, server_command
 from mlflowk8s.targets.gcp import settings as s
 
@@ -45,43 +45,20 @@ def platform_vars(settings: Settings, env: str = DEFAULT_ENV) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class OAuthClient:
-    """The IAP OAuth client the admin downloaded; the secret never appears in a repr."""
-
-    client_id: str
-    client_secret: str = field(repr=False)
-
-
-def read_oauth_client(path: Path) -> OAuthClient:
-    """Read an OAuth client JSON downloaded from the console (web or installed type)."""
-    from mlflowk8s.errors import ConfigFileError
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        section = data.get("web") or data.get("installed")
-        client = OAuthClient(str(section["client_id"]), str(section["client_secret"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        # Name the file, never its content: it holds the client secret.
-        raise ConfigFileError(
-            path, "is not an OAuth client JSON downloaded from the Google Cloud console"
-        ) from exc
-    if not client.client_id or not client.client_secret:
-        raise ConfigFileError(path, "has an empty client_id or client_secret")
-    return client
-
-
 def lab_oauth_client(settings: Settings) -> OAuthClient | None:
     """The lab's IAP OAuth client, or None until ``init --oauth-client-secret`` set it."""
     path = settings.file_path(s.OAUTH_CLIENT_SECRET_FILE)
-    return read_oauth_client(path) if path else None
+    return read_oauth_client(path, ClientRole.IAP) if path else None
 
 
 def desktop_client_id(settings: Settings) -> str | None:
-    """The researchers' desktop OAuth client id: IAP must allow-list it for their tokens."""
+    """The researchers' desktop OAuth client id: IAP must allow-list it for their tokens.
+
+    Read as `login` reads it: a web client here is refused, not allow-listed.
+    """
     path = settings.file_path(DESKTOP_CLIENT_FILE)
     if path:
-        return read_oauth_client(path).client_id
+        return read_oauth_client(path, ClientRole.DESKTOP).client_id
     return settings.get(DESKTOP_CLIENT_ID)
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from mlflowk8s.targets.base import Prompt
 
 
 class LocalInit:
     def settings(
-        self, values: dict[str, str], options: Mapping[str, str | None], prompt: Prompt | None
+        self,
+        values: dict[str, str],
+        options: Mapping[str, str | None],
+        prompt: Prompt | None,
+        env_file: Path,
     ) -> dict[str, str]:
         return values
 
