@@ -114,7 +114,9 @@ def verify(
     ctx: typer.Context,
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Tenants to check (default: every active one).", show_default=False),
+        typer.Argument(
+            help="Tenants to check (default: every active one).", metavar="NAME", show_default=False
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     timeout: Annotated[
