@@ -52,7 +52,8 @@ def test_every_check_passes_on_a_correct_lab_and_each_fails_on_its_fault(
             for future in futures:  # stop every server that came up, even when one did not
                 if future.exception() is None:
                     stack.callback(future.result().stop)
-            ports = {future.result().user: future.result().port for future in futures}
+            servers = {future.result().user: future.result() for future in futures}
+            ports = {user: server.port for user, server in servers.items()}
         iap = IAPStandIn(
             google.jwks_uri,
             audiences=[IAP_AUDIENCE, DESKTOP_CLIENT],
@@ -128,6 +129,17 @@ def test_every_check_passes_on_a_correct_lab_and_each_fails_on_its_fault(
         ]  # fmt: skip
         iap.normalizes_differently = False
 
+        # IAP does not accept the desktop client's tokens (not allow-listed in IAP settings).
+        iap.audiences.remove(DESKTOP_CLIENT)
+        assert _failed(run()) == [
+            ("member, Authorization", "alice", "HTTP 401"),
+            ("member, Proxy-Authorization", "alice", "HTTP 401"),
+            ("health through the load balancer", "alice", "HTTP 401"),
+            ("non-member, Authorization", "bob", "HTTP 401"),
+            ("non-member, Proxy-Authorization", "bob", "HTTP 401"),
+        ]
+        iap.audiences.append(DESKTOP_CLIENT)
+
         # Someone who is a member of no tenant: only refusals can be checked.
         stranger = run(admin="carol@lab.org")
         assert stranger.ok
@@ -154,3 +166,12 @@ def test_every_check_passes_on_a_correct_lab_and_each_fails_on_its_fault(
             "health through the load balancer",
         ]
         assert member.notes[0].startswith(f"{ADMIN} is a member of every tenant")
+
+        # alice's server is down: the load balancer has nothing to pass her requests to.
+        servers["alice"].stop()
+        down = [(r.check, r.got.split(":")[0]) for r in run(alice).failed]
+        assert down == [
+            ("member, Authorization", "no answer"),
+            ("member, Proxy-Authorization", "no answer"),
+            ("health through the load balancer", "no answer"),
+        ]
