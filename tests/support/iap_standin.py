@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -321,6 +321,24 @@ class GoogleStandIn:
         return Handler
 
 
+def _normalized(target: str) -> str:
+    """``target`` as a lenient proxy reads it: percent-decoded, ``;params`` dropped from
+    segments, dot segments resolved, empty segments gone, the first segment lower-cased."""
+    path, mark, query = target.partition("?")
+    out: list[str] = []
+    for segment in unquote(path).split("/"):
+        segment = segment.split(";")[0]
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment not in ("", "."):
+            out.append(segment)
+    if out:
+        out[0] = out[0].lower()
+    trailing = "/" if path.endswith("/") and out else ""
+    return "/" + "/".join(out) + trailing + mark + query
+
+
 @dataclass
 class ProxyStats:
     requests: int = 0
@@ -350,6 +368,12 @@ class IAPStandIn:
         self._jwks = jwt.PyJWKClient(jwks_uri)
         self._lock = threading.Lock()
         self.stats = ProxyStats()
+        # Faults a test switches on to show that `mlflowk8s verify` notices them:
+        self.require_token = True  # False: no IAP at all, every request goes through
+        self.check_members = True  # False: any valid token may reach any tenant
+        # True: the member check reads the raw path and Host, the routing a decoded and
+        # normalized one; a prefix or Host the check does not know is not checked.
+        self.normalizes_differently = False
         self._server = _serve(self._handler())
 
     @property
@@ -412,15 +436,29 @@ class IAPStandIn:
                 # Verdict on arrival, as IAP does: a token that expires while a large body
                 # streams in is not a reason to reject the request.
                 user = urlsplit(self.path).path.split("/")[1]
+                checked, guarded = user, True
+                path, host = self.path, self.headers.get("Host", "")
+                if proxy.normalizes_differently:
+                    # http.server already turns a leading "//" into "/": read the raw line.
+                    raw = self.raw_requestline.split()[1].decode("latin-1")
+                    path, host = _normalized(raw), host.replace(".:", ":").rstrip(".")
+                    checked = raw.split("?")[0].split("/")[1]
+                    guarded = checked in proxy.backends and self.headers.get("Host") == host
+                    user = path.split("/")[1]
                 port = proxy.backends.get(user)
                 email, why, carrier = proxy._verify(self.headers)
                 status = 0
                 if port is None:
                     status, why = 404, "no such tenant"
-                elif email is None:
+                elif email is None and proxy.require_token:
                     status = 401
-                elif email not in proxy.access.get(user, set()):
-                    status, why = 403, f"{email} may not access /{user}/"
+                elif (
+                    proxy.require_token
+                    and proxy.check_members
+                    and guarded
+                    and email not in proxy.access.get(checked, set())
+                ):
+                    status, why = 403, f"{email} may not access /{checked}/"
                 body = _read_body(self)
                 if status or port is None:
                     self._finish(status, why)
@@ -431,13 +469,16 @@ class IAPStandIn:
                     for k, v in self.headers.items()
                     if k.lower() not in HOP_BY_HOP and k.lower() != carrier.lower()
                 }
+                if proxy.normalizes_differently:
+                    headers = {k: v for k, v in headers.items() if k.lower() != "host"}
+                    headers["Host"] = host
                 headers["X-Goog-Authenticated-User-Email"] = f"accounts.google.com:{email}"
                 headers["X-Forwarded-For"] = self.client_address[0]
                 headers["X-Forwarded-Proto"] = "http"
                 headers["Content-Length"] = str(len(body))
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
                 try:
-                    connection.request(self.command, self.path, body=body, headers=headers)
+                    connection.request(self.command, path, body=body, headers=headers)
                     response = connection.getresponse()
                     payload = response.read()
                 finally:

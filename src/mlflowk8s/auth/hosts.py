@@ -57,6 +57,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def carries_token_safely(url: str) -> bool:
+    """https, or http to this machine (a tunnel): a token is a key, never sent in clear."""
+    where = origin(url)
+    return where is not None and (
+        where[0] == "https" or (where[0] == "http" and is_loopback(where[1]))
+    )
+
+
 def origin(url: str) -> Origin | None:
     """Where a request to ``url`` connects, as the HTTP library sees it; None when the URL
     is not plain http(s) or could be read two ways (user info, backslash, whitespace)."""

@@ -17,6 +17,7 @@ from mlflowk8s.cli import lab as lab_commands
 from mlflowk8s.cli import ops as ops_commands
 from mlflowk8s.cli import researcher as researcher_commands
 from mlflowk8s.cli import users as user_commands
+from mlflowk8s.cli import verify as verify_commands
 from mlflowk8s.cli.context import App
 
 HELP = """\
@@ -84,7 +85,7 @@ def root(
     ctx.obj = App(lab_dir=lab_dir, env=env, verbose=verbose)
 
 
-for module in (lab_commands, user_commands, ops_commands, researcher_commands):
+for module in (lab_commands, user_commands, ops_commands, researcher_commands, verify_commands):
     module.register(app)
 
 

@@ -223,6 +223,15 @@ class Renderable(Protocol):
 
 
 @runtime_checkable
+class Verifiable(Protocol):
+    """A target whose tenants sit behind IAP: ``verify`` checks sign-in and isolation live."""
+
+    def desktop_client_id(self) -> str | None:
+        """The lab's desktop OAuth client: the audience of the admin's `login` tokens."""
+        ...
+
+
+@runtime_checkable
 class Preflight(Protocol):
     """A target that checks its settings before ``apply`` plans anything."""
 

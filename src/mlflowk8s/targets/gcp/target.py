@@ -18,7 +18,7 @@ from mlflowk8s.server import public_url
 from mlflowk8s.targets.base import Approve, Check, Plan, PlanHandle, Progress, Status
 from mlflowk8s.targets.gcp import settings as s
 from mlflowk8s.targets.gcp.init import GcpInit
-from mlflowk8s.targets.gcp.render import lab_oauth_client, render_lab
+from mlflowk8s.targets.gcp.render import desktop_client_id, lab_oauth_client, render_lab
 from mlflowk8s.targets.gcp.roots import (
     PLATFORM,
     TENANTS,
@@ -247,6 +247,9 @@ class GcpTarget:
                 f"no lab domain: pass --domain (missing {s.DOMAIN} in {self.settings.path})"
             )
         return public_url(domain, name)
+
+    def desktop_client_id(self) -> str | None:
+        return desktop_client_id(self.settings)
 
     def iap_audience(self) -> str | None:
         client = lab_oauth_client(self.settings)
