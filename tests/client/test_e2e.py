@@ -1,7 +1,7 @@
-"""End to end: real `mlflow server` tenants and the real MLflow client, behind a local IAP.
+"""End to end: real tenant servers and the real MLflow client, behind a local IAP.
 
 Only Google stands in (token endpoint, JWKS, IAP). The tenants run exactly the command
-``mlflowk8s.server.server_command`` gives the local target; the client is configured by
+``mlflowk8s.server.launcher_command`` gives the local target; the client is configured by
 nothing but MLFLOW_TRACKING_URI and credentials (plus the audience, because the stand-in's
 host is 127.0.0.1 and not the lab's domain).
 

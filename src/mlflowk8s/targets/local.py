@@ -132,7 +132,7 @@ def allocate_ports(
 
 # -- health -----------------------------------------------------------------------------------
 def probe(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
-    return server.health_status(url, timeout) == 200
+    return server.ready_status(url, timeout) == 200
 
 
 def _probe_all(urls: dict[str, str]) -> dict[str, bool]:
@@ -257,22 +257,21 @@ class LocalTarget:
     def _desired(self) -> _Desired:
         host = local_host(self.settings)
         base = _int_setting(self.settings, BASE_PORT, DEFAULT_BASE_PORT, 1024, 65535)
-        mlflow = self._require_tools()
+        self._require_tools()
         active = load_users(self.lab_dir).active_users()
         ports = allocate_ports(read_ports(self.ports_file), (u.name for u in active), host, base)
-        programs = {
-            user.name: self._program(mlflow, user, host, ports[user.name]) for user in active
-        }
+        programs = {user.name: self._program(user, host, ports[user.name]) for user in active}
         return _Desired(
             host, ports, programs, sv.render_config(self.layout, list(programs.values()))
         )
 
-    def _program(self, mlflow: Path, user: User, host: str, port: int) -> sv.Program:
+    def _program(self, user: User, host: str, port: int) -> sv.Program:
+        # One process per tenant (the launcher): a kill -9 leaves no child holding the port.
         data = self.data_dir / user.name
-        command = server.server_command(user.name, server.LocalTarget(port, data, host))
+        command = server.launcher_command(user.name, server.LocalTarget(port, data, host))
         return sv.Program(
             name=program_name(user.name),
-            command=[str(mlflow), *command.args],
+            command=command.argv,
             env=command.env,
             directory=data,
             logfile=self.layout.logs / f"{program_name(user.name)}.log",
