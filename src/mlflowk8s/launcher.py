@@ -23,7 +23,6 @@ under the prefix it reads from the environment when it is imported).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -262,6 +261,8 @@ def check_store() -> None:
 
 def readiness(app: ASGIApp, path: str, check: Callable[[], None] = check_store) -> ASGIApp:
     """Answer GET/HEAD ``path`` with 200 when ``check`` passes, 503 when it fails."""
+    import asyncio  # here, not at the top: server.py imports this module into the CLI
+
     wanted = path.encode()
 
     async def ready(scope: Scope, receive: Receive, send: Send) -> None:

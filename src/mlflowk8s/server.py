@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlflowk8s import launcher  # standard library only at import: cheap for the CLI
+
 # The one MLflow version of the servers (pyproject's `local` extra pins the same): the
 # static prefix is honoured by every route only from 3.12, and the launcher is held to
 # this version's `mlflow server` by the contract test.
@@ -30,8 +32,8 @@ CLOUD_RUN_PORT = 8080
 # The GKE load balancer keeps backend connections 600 s; uvicorn's 5 s would close some of
 # them under it (sporadic 502s).
 POD_KEEP_ALIVE = 620
-LAUNCHER_MODULE = "mlflowk8s.launcher"
-READY_SUFFIX = "/ready"  # the launcher's readiness route (launcher.READY_SUFFIX)
+LAUNCHER_MODULE = launcher.__name__
+READY_SUFFIX = launcher.READY_SUFFIX
 LOCAL_HOST = "127.0.0.1"
 # Host headers the server accepts besides the lab's domain: loopback for port-forwards
 # and local use, and the pod network (10.0.0.0/8 on GKE) for the kubelet's probes.
@@ -55,7 +57,7 @@ class PodTarget:
     """A tenant in a GKE pod behind the load balancer and IAP.
 
     The backend store URI is not here: Terraform owns the database names and sets
-    ``MLFLOW_BACKEND_STORE_URI``, which ``mlflow server`` reads.
+    ``MLFLOW_BACKEND_STORE_URI``, which the launcher (like ``mlflow server``) reads.
     """
 
     domain: str
