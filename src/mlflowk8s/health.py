@@ -1,4 +1,5 @@
-"""The one health probe of a tenant: an unauthenticated GET of ``/<tenant>/health``.
+"""The one health probe of a tenant: an unauthenticated GET of ``/<tenant>/health``, or of
+the launcher's readiness route, which also reads the tenant's store.
 
 Every target and command asks here; what an answer means (healthy, behind IAP,
 unreachable) is decided here too.
@@ -19,7 +20,19 @@ MAX_PARALLEL = 16
 
 
 def health_status(tenant_url: str, timeout: float) -> int | None:
-    """The HTTP status of an unauthenticated GET of the tenant's /health; None: unreachable.
+    """The status of the tenant's ``/health`` (the process answers); None: unreachable."""
+    return _status(tenant_url.rstrip("/") + "/health", timeout)
+
+
+def ready_status(tenant_url: str, timeout: float) -> int | None:
+    """The status of the launcher's readiness route (its store answers); None: unreachable."""
+    from mlflowk8s.server import READY_SUFFIX
+
+    return _status(tenant_url.rstrip("/") + READY_SUFFIX, timeout)
+
+
+def _status(url: str, timeout: float) -> int | None:
+    """The HTTP status of an unauthenticated GET of ``url``; None: unreachable.
 
     Redirects are not followed: IAP's redirect to Google's sign-in is an answer.
     """
@@ -32,7 +45,7 @@ def health_status(tenant_url: str, timeout: float) -> int | None:
 
     opener = urllib.request.build_opener(NoRedirects)
     try:
-        with opener.open(tenant_url.rstrip("/") + "/health", timeout=timeout) as response:
+        with opener.open(url, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
@@ -51,12 +64,14 @@ def classify_health(status_code: int | None) -> tuple[bool | None, str | None]:
     return False, f"HTTP {status_code}"
 
 
-def probe(urls: Mapping[str, str], timeout: float) -> dict[str, int | None]:
-    """Each tenant's health status code, asked in parallel: name -> code (None: no answer)."""
+def probe(urls: Mapping[str, str], timeout: float, ready: bool = False) -> dict[str, int | None]:
+    """Each tenant's health (or, ``ready``, readiness: its store answers) status code, asked
+    in parallel: name -> code (None: no answer)."""
     if not urls:
         return {}
+    ask = ready_status if ready else health_status
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(urls))) as pool:
-        codes = pool.map(lambda url: health_status(url, timeout), urls.values())
+        codes = pool.map(lambda url: ask(url, timeout), urls.values())
         return dict(zip(urls, codes, strict=True))
 
 

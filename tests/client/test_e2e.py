@@ -1,7 +1,7 @@
-"""End to end: real `mlflow server` tenants and the real MLflow client, behind a local IAP.
+"""End to end: real tenant servers and the real MLflow client, behind a local IAP.
 
 Only Google stands in (token endpoint, JWKS, IAP). The tenants run exactly the command
-``mlflowk8s.server.server_command`` gives the local target; the client is configured by
+``mlflowk8s.server.launcher_command`` gives the local target; the client is configured by
 nothing but what `mlflowk8s env NAME` exports (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_AUTH=
 mlflowk8s, the audience) and credentials; the stand-in IAP on 127.0.0.1 is reached as a
 tunnel set as the tracking URI would be.

@@ -4,10 +4,10 @@
     python tests/local/bench_local.py --users 3  # other lab sizes
     python tests/local/bench_local.py --json     # one JSON document
 
-Each lab is a fresh temporary folder with real supervisord and ``mlflow server`` processes;
-``apply --yes`` returns once every tenant answers ``/<user>/health``, so its wall time is
-the figure. Memory is measured right after: RSS of each tenant's process tree (``mlflow``
-and its uvicorn child) and PSS, which splits pages the two share. Everything is destroyed
+Each lab is a fresh temporary folder with real supervisord and tenant server processes;
+``apply --yes`` returns once every tenant answers ``/<user>/ready``, so its wall time is
+the figure. Memory is measured right after: RSS of each tenant's process tree (one
+launcher process) and PSS. Everything is destroyed
 afterwards and no process is left behind.
 """
 

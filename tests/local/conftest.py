@@ -1,4 +1,4 @@
-"""A local lab with real supervisord and ``mlflow server`` processes, cleaned up after use.
+"""A local lab with real supervisord and tenant server processes, cleaned up after use.
 
 Teardown shuts supervisord down the way an admin would (``supervisorctl shutdown``), then
 looks for any process that still carries the lab's marker in its environment; a leftover

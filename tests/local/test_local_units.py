@@ -23,10 +23,10 @@ from tests.local.conftest import free_base_port
 
 def _program(tmp: Path, user: str = "alice", port: int = 5100) -> sv.Program:
     data = tmp / "data" / user
-    command = server.server_command(user, server.LocalTarget(port, data))
+    command = server.launcher_command(user, server.LocalTarget(port, data))
     return sv.Program(
         name=f"mlflow-{user}",
-        command=["/venv/bin/mlflow", *command.args],
+        command=command.argv,
         env=command.env,
         directory=data,
         logfile=tmp / "logs" / f"mlflow-{user}.log",
@@ -50,7 +50,8 @@ def test_config_parses_as_supervisord_reads_it(tmp_path: Path) -> None:
     (config,) = group.process_configs
     assert config.name == "mlflow-alice"
     assert shlex.split(config.command) == program.command
-    assert "--forwarded-allow-ips=*" in config.command
+    assert " -m mlflowk8s.launcher " in config.command
+    assert "forwarded-allow-ips" not in config.command  # no proxy in front of local servers
     assert config.environment == dict(program.env)
     assert config.directory == str(root / "data" / "alice")
     assert config.autorestart is RestartUnconditionally  # also after exit 0

@@ -8,8 +8,8 @@
   the bearer token (signature against the JWKS, audience, issuer, expiry) in
   ``Proxy-Authorization`` or ``Authorization``, 401 otherwise, 403 for someone not granted
   the tenant, and forward ``/<user>/...`` to that user's server. It counts what it saw.
-* :func:`start_tenant`: the tenant's real ``mlflow server``, started with exactly the
-  command :func:`mlflowk8s.server.server_command` returns for a ``LocalTarget``.
+* :func:`start_tenant`: the tenant's real tracking server, started with exactly the
+  command :func:`mlflowk8s.server.launcher_command` returns for a ``LocalTarget``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -39,7 +38,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mlflowk8s.server import LocalTarget, health_path, server_command
+from mlflowk8s.server import LocalTarget, health_path, launcher_command
 from tests.support.fakegcs import free_port
 
 ISSUER = "https://accounts.google.com"
@@ -587,14 +586,13 @@ class Tenant:
 
 
 def start_tenant(user: str, data_dir: Path, log_path: Path, timeout: float = 120) -> Tenant:
-    """Run ``user``'s server exactly as the local target does (server.server_command)."""
+    """Run ``user``'s server exactly as the local target does (server.launcher_command)."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
-    command = server_command(user, LocalTarget(port=port, data_dir=data_dir))
-    mlflow = Path(sys.executable).with_name("mlflow")
+    command = launcher_command(user, LocalTarget(port=port, data_dir=data_dir))
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [str(mlflow), *command.args],
+        command.argv,
         env=clean_env(**command.env),
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -31,7 +31,7 @@ def test_pod_command_is_the_contract_with_infra() -> None:
         "--allowed-hosts",
         "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*",
         "--artifacts-destination", "gs://lab-artifacts/alice", "--serve-artifacts",
-        "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*",
+        "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=* --timeout-keep-alive=620",
     ]  # fmt: skip
     assert command.env == {
         "MLFLOW_DISABLE_TELEMETRY": "true",

@@ -20,7 +20,7 @@ def admin_checks(target: LocalTarget, environ: Mapping[str, str]) -> list[Check]
     except MlflowK8sError as exc:
         checks.append(check("local tools", "fail", str(exc), ls.INSTALL_HINT))
     else:
-        checks.append(check("local tools", "ok", f"MLflow ({mlflow}) and supervisor"))
+        checks.append(check("local tools", "ok", f"MLflow {mlflow} and supervisor"))
     try:
         host = ls.local_host(target.settings)
         port = ls.base_port(target.settings)

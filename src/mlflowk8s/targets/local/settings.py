@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from mlflowk8s import server
 from mlflowk8s.errors import UsageError
@@ -54,14 +51,14 @@ def start_timeout(settings: Settings) -> int:
     return int_setting(settings, START_TIMEOUT, DEFAULT_START_TIMEOUT, 1, 86400)
 
 
-def require_tools() -> Path:
-    """The ``mlflow`` executable (next to this Python, else on PATH); supervisor importable."""
-    if importlib.util.find_spec("supervisor") is None:
+def require_tools() -> str:
+    """The MLflow version this Python serves tenants with (the launcher runs in it), once
+    MLflow and supervisor are both importable here."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    if importlib.util.find_spec("supervisor") is None or importlib.util.find_spec("mlflow") is None:
         raise UsageError(f"the local target needs supervisor and MLflow: {INSTALL_HINT}")
-    beside = Path(sys.executable).parent / "mlflow"
-    if beside.is_file():
-        return beside
-    found = shutil.which("mlflow")
-    if found is None:
-        raise UsageError(f"the local target needs MLflow and supervisor: {INSTALL_HINT}")
-    return Path(found)
+    try:
+        return version("mlflow")
+    except PackageNotFoundError as exc:
+        raise UsageError(f"the local target needs MLflow and supervisor: {INSTALL_HINT}") from exc

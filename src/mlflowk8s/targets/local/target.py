@@ -68,7 +68,9 @@ def local_dir(lab_dir: Path, env: str = "default") -> Path:
 
 
 def _healthy(urls: dict[str, str]) -> dict[str, bool]:
-    return {name: code == 200 for name, code in health.probe(urls, PROBE_TIMEOUT).items()}
+    return {
+        name: code == 200 for name, code in health.probe(urls, PROBE_TIMEOUT, ready=True).items()
+    }
 
 
 class LocalTarget:
@@ -105,22 +107,22 @@ class LocalTarget:
     def _desired(self) -> Desired:
         host = ls.local_host(self.settings)
         base = ls.base_port(self.settings)
-        mlflow = ls.require_tools()
+        ls.require_tools()
         active = self.lab.users().active_users()
         ports = allocate_ports(read_ports(self.ports_file), (u.name for u in active), host, base)
-        programs = {
-            user.name: self._program(mlflow, user, host, ports[user.name]) for user in active
-        }
+        programs = {user.name: self._program(user, host, ports[user.name]) for user in active}
         config = sv.render_config(self.layout, list(programs.values()))
         return Desired(host, ports, programs, config)
 
-    def _program(self, mlflow: Path, user: User, host: str, port: int) -> sv.Program:
-        """A tenant's supervisord program: the server command of ``server.py``, on its port."""
+    def _program(self, user: User, host: str, port: int) -> sv.Program:
+        """A tenant's supervisord program: ``server.py``'s launcher, on its port.
+
+        One process per tenant: a kill -9 leaves no child holding the port."""
         data = self.data_dir / user.name
-        command = server.server_command(user.name, server.LocalTarget(port, data, host))
+        command = server.launcher_command(user.name, server.LocalTarget(port, data, host))
         return sv.Program(
             name=program_name(user.name),
-            command=[str(mlflow), *command.args],
+            command=command.argv,
             env=command.env,
             directory=data,
             logfile=self.layout.logs / f"{program_name(user.name)}.log",
