@@ -1,4 +1,4 @@
-# terraform test (offline, schema-only providers from ../shared/tfmirror, all mocked).
+# terraform test (offline, schema-only providers from tests/support/tfmirror, all mocked).
 
 mock_provider "google" {
   mock_data "google_project" {

@@ -1,4 +1,4 @@
-# terraform test (offline, schema-only providers from ../shared/tfmirror, all mocked).
+# terraform test (offline, schema-only providers from tests/support/tfmirror, all mocked).
 # tests/infra/test_terraform.py also reads the verbose plan of run "add_c" to check that
 # adding a user only adds that user's resources.
 
