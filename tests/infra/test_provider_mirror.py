@@ -20,7 +20,7 @@ def test_no_test_entry_point_reaches_outside_the_clone() -> None:
     assert tracked
     sibling = "../" + "shared"  # spelled apart so that this file does not name it
     outside = [name for name in tracked if sibling in (REPO / name).read_text(errors="replace")]
-    assert outside == [], "these files name ../shared: the tests must run from a lone clone"
+    assert outside == [], f"these files name {sibling}: the tests must run from a lone clone"
 
 
 def test_the_built_mirror_serves_every_provider_the_infra_uses(tfmirror: Path) -> None:
