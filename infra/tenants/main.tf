@@ -112,15 +112,17 @@ module "tenant" {
   source   = "../modules/tenant"
   for_each = var.users
 
-  project_id   = var.project_id
-  environment  = var.environment
-  name         = each.key
-  domain       = var.domain
-  members      = each.value.members
-  retired      = each.value.retired
-  server_args  = each.value.server_args
-  server_env   = each.value.server_env
-  mlflow_image = var.mlflow_image
+  project_id            = var.project_id
+  environment           = var.environment
+  name                  = each.key
+  domain                = var.domain
+  members               = each.value.members
+  retired               = each.value.retired
+  server_args           = each.value.server_args
+  server_env            = each.value.server_env
+  static_prefix         = each.value.static_prefix
+  artifacts_destination = each.value.artifacts_destination
+  mlflow_image          = var.mlflow_image
 
   cloudsql_proxy_image         = var.cloudsql_proxy_image
   sql_instance_name            = var.sql_instance_name

@@ -59,12 +59,16 @@ variable "iap_oauth_client_secret" {
 }
 
 variable "users" {
-  description = "Tenants keyed by user name. server_args/server_env come from the CLI's server command; retired tenants keep their data."
+  description = "Tenants keyed by user name. server_args/server_env, static_prefix and artifacts_destination come from the CLI's server command; retired tenants keep their data."
   type = map(object({
-    members     = list(string)
-    retired     = bool
+    members     = optional(list(string), [])
+    retired     = optional(bool, false)
     server_args = list(string)
-    server_env  = map(string)
+    server_env  = optional(map(string), {})
+    # Facts of the rendered server that Terraform checks (the route and folder follow the
+    # name); null when the CLI did not render them, which the tenant module refuses.
+    static_prefix         = optional(string)
+    artifacts_destination = optional(string)
   }))
   default = {}
 

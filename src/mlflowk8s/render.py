@@ -13,7 +13,7 @@ from typing import Any
 
 from mlflowk8s import settings as s
 from mlflowk8s.fileio import WORK_DIR_NAME, write_atomic
-from mlflowk8s.server import PodTarget, server_command
+from mlflowk8s.server import PodTarget, server_command, static_prefix
 from mlflowk8s.settings import Settings
 from mlflowk8s.users import User
 
@@ -91,6 +91,9 @@ def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:
         "retired": user.retired,
         "server_args": command.args,
         "server_env": command.env,
+        # What Terraform checks against its route and managed folder, without parsing args.
+        "static_prefix": static_prefix(user.name),
+        "artifacts_destination": f"gs://{target.artifact_bucket}/{user.name}",
     }
 
 

@@ -11,8 +11,7 @@ locals {
     { MLFLOW_BACKEND_STORE_URI = local.backend_store_uri },
   )
 
-  static_prefix_arg = try(var.server_args[index(var.server_args, "--static-prefix") + 1], null)
-  artifacts_arg     = try(var.server_args[index(var.server_args, "--artifacts-destination") + 1], null)
+  artifacts_destination = "gs://${var.artifact_bucket}/${var.name}"
 }
 
 resource "kubernetes_namespace_v1" "this" {
@@ -220,13 +219,15 @@ resource "kubernetes_deployment_v1" "this" {
   }
 
   lifecycle {
+    # The route, probes and health check serve /<name>, the folder's IAM covers <name>/:
+    # a server rendered for anything else would be unreachable or write elsewhere.
     precondition {
-      condition     = local.static_prefix_arg == local.prefix
-      error_message = "server_args of ${var.name} must pass --static-prefix ${local.prefix}."
+      condition     = var.static_prefix == local.prefix
+      error_message = "the server of ${var.name} is rendered with static prefix ${coalesce(var.static_prefix, "(none)")}; it must be ${local.prefix}."
     }
     precondition {
-      condition     = local.artifacts_arg == "gs://${var.artifact_bucket}/${var.name}"
-      error_message = "server_args of ${var.name} must pass --artifacts-destination gs://${var.artifact_bucket}/${var.name} (its managed folder)."
+      condition     = var.artifacts_destination == local.artifacts_destination
+      error_message = "the server of ${var.name} is rendered with artifact destination ${coalesce(var.artifacts_destination, "(none)")}; it must be ${local.artifacts_destination} (its managed folder)."
     }
   }
 

@@ -11,13 +11,15 @@ mock_provider "google" {
 mock_provider "kubernetes" {}
 
 variables {
-  project_id  = "lab-project"
-  environment = "default"
-  name        = "data-team"
-  domain      = "mlflow.lab.org"
-  members     = ["user:alice@lab.org", "group:data-team@lab.org"]
-  retired     = false
-  server_args = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/data-team", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/data-team", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+  project_id            = "lab-project"
+  environment           = "default"
+  name                  = "data-team"
+  domain                = "mlflow.lab.org"
+  members               = ["user:alice@lab.org", "group:data-team@lab.org"]
+  retired               = false
+  server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/data-team", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/data-team", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+  static_prefix         = "/data-team"
+  artifacts_destination = "gs://lab-artifacts/data-team"
   server_env = {
     MLFLOW_DISABLE_TELEMETRY            = "true"
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION  = "false"
@@ -184,7 +186,7 @@ run "static_prefix_mismatch" {
     source = "../modules/tenant"
   }
   variables {
-    server_args = ["server", "--static-prefix", "/someone-else", "--artifacts-destination", "gs://lab-artifacts/data-team"]
+    static_prefix = "/someone-else"
   }
   expect_failures = [kubernetes_deployment_v1.this]
 }
@@ -195,7 +197,7 @@ run "artifact_destination_mismatch" {
     source = "../modules/tenant"
   }
   variables {
-    server_args = ["server", "--static-prefix", "/data-team", "--artifacts-destination", "gs://lab-artifacts/other"]
+    artifacts_destination = "gs://lab-artifacts/other"
   }
   expect_failures = [kubernetes_deployment_v1.this]
 }

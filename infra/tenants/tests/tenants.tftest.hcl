@@ -45,16 +45,20 @@ variables {
 
   users = {
     a = {
-      members     = ["user:a@lab.org"]
-      retired     = false
-      server_args = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/a", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/a", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
-      server_env  = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
+      members               = ["user:a@lab.org"]
+      retired               = false
+      server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/a", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/a", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+      static_prefix         = "/a"
+      artifacts_destination = "gs://lab-artifacts/a"
+      server_env            = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
     }
     b = {
-      members     = ["user:b@lab.org", "group:b-team@lab.org"]
-      retired     = false
-      server_args = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/b", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/b", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
-      server_env  = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
+      members               = ["user:b@lab.org", "group:b-team@lab.org"]
+      retired               = false
+      server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/b", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/b", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+      static_prefix         = "/b"
+      artifacts_destination = "gs://lab-artifacts/b"
+      server_env            = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
     }
   }
 }
@@ -104,10 +108,12 @@ run "add_c" {
   variables {
     users = merge(var.users, {
       c = {
-        members     = ["user:c@lab.org"]
-        retired     = false
-        server_args = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/c", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/c", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
-        server_env  = { MLFLOW_DISABLE_TELEMETRY = "true" }
+        members               = ["user:c@lab.org"]
+        retired               = false
+        server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/c", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/c", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+        static_prefix         = "/c"
+        artifacts_destination = "gs://lab-artifacts/c"
+        server_env            = { MLFLOW_DISABLE_TELEMETRY = "true" }
       }
     })
   }
@@ -176,6 +182,25 @@ run "all_retired" {
   assert {
     condition     = keys(output.tenants) == ["a", "b"] && alltrue([for t in output.tenants : t.retired && length(t.members) == 0])
     error_message = "retired tenants stay listed, without access"
+  }
+}
+
+# Only server_args and the server's facts are required; the rest has defaults.
+run "optional_attributes" {
+  command = plan
+  variables {
+    users = {
+      d = {
+        server_args           = ["server", "--static-prefix", "/d", "--artifacts-destination", "gs://lab-artifacts/d"]
+        static_prefix         = "/d"
+        artifacts_destination = "gs://lab-artifacts/d"
+      }
+    }
+  }
+
+  assert {
+    condition     = !output.tenants["d"].retired && length(output.tenants["d"].members) == 0
+    error_message = "members default to none, retired to false"
   }
 }
 
