@@ -113,8 +113,9 @@ resource "kubernetes_manifest" "health_check" {
         unhealthyThreshold = 3
         config = {
           type = "HTTP"
+          # No port: the CRD allows port/portName only with portSpecification
+          # USE_FIXED_PORT; the default USE_SERVING_PORT checks the Service's port.
           httpHealthCheck = {
-            port        = local.port
             requestPath = local.health
             # A host in the server's --allowed-hosts (the domain is always there).
             host = var.domain

@@ -121,6 +121,14 @@ run "active" {
     error_message = "load balancer health check on /<user>/health"
   }
   assert {
+    condition = alltrue([
+      !can(kubernetes_manifest.health_check[0].manifest.spec.default.config.httpHealthCheck.port),
+      !can(kubernetes_manifest.health_check[0].manifest.spec.default.config.httpHealthCheck.portName),
+      !can(kubernetes_manifest.health_check[0].manifest.spec.default.config.httpHealthCheck.portSpecification),
+    ])
+    error_message = "no port in the health check: the CRD rejects port/portName with the default USE_SERVING_PORT"
+  }
+  assert {
     condition     = kubernetes_manifest.backend_policy[0].manifest.spec.default.iap.enabled && kubernetes_manifest.backend_policy[0].manifest.spec.default.timeoutSec >= 600
     error_message = "IAP on, long backend timeout"
   }
