@@ -15,6 +15,13 @@ resource "google_service_networking_connection" "psa" {
   network                 = var.network
   service                 = "servicenetworking.googleapis.com"
   reserved_peering_ranges = [google_compute_global_address.psa.name]
+
+  # Deleting the connection fails while Cloud SQL still holds producer resources after
+  # the instance is gone: leave it to the network's deletion instead.
+  deletion_policy = "ABANDON"
+  # A connection that exists already (an earlier, interrupted apply) is updated instead
+  # of failing the create.
+  update_on_creation_fail = true
 }
 
 # A deleted instance's name cannot be reused for about a week: a suffix lets
