@@ -139,5 +139,7 @@ module "tenant" {
   db_setup_service_account = local.any_active ? module.db_admin.kubernetes_service_account : "db-admin"
   db_admin_user            = google_sql_user.db_admin.name
 
-  depends_on = [google_project_iam_member.db_admin]
+  # The setup Jobs sign in as the DB admin: after its grants and its Workload Identity
+  # binding (module.db_admin).
+  depends_on = [google_project_iam_member.db_admin, module.db_admin]
 }

@@ -59,8 +59,10 @@ resource "kubernetes_job_v1" "db_setup" {
   wait_for_completion = true
 
   spec {
-    backoff_limit           = 4
-    active_deadline_seconds = 600
+    # A new Workload Identity binding can take minutes to reach the cluster: retries with
+    # backoff (10 s doubling, capped at 6 min) keep trying for well over 7 minutes.
+    backoff_limit           = 6
+    active_deadline_seconds = 1200
 
     template {
       metadata {
@@ -159,9 +161,11 @@ resource "kubernetes_job_v1" "db_setup" {
   }
 
   timeouts {
-    create = "10m"
-    update = "10m"
+    create = "25m"
+    update = "25m"
   }
 
+  # The Job signs in as the DB admin (the tenants root orders it after its binding); the
+  # tenant's own grants must exist before its database is handed over.
   depends_on = [google_project_iam_member.sql]
 }

@@ -231,7 +231,14 @@ resource "kubernetes_deployment_v1" "this" {
     }
   }
 
-  depends_on = [kubernetes_job_v1.db_setup, google_storage_managed_folder_iam_member.this]
+  # The pod signs in to Cloud SQL and the bucket as the tenant's Google service account:
+  # after its Workload Identity binding (module.identity), not only after the grants.
+  depends_on = [
+    kubernetes_job_v1.db_setup,
+    google_storage_managed_folder_iam_member.this,
+    google_project_iam_member.sql,
+    module.identity,
+  ]
 }
 
 resource "kubernetes_service_v1" "this" {

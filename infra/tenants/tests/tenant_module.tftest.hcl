@@ -107,6 +107,15 @@ run "active" {
     error_message = "memory requests sized for one worker without job execution"
   }
 
+  assert {
+    condition     = kubernetes_job_v1.db_setup[0].spec[0].backoff_limit >= 6 && kubernetes_job_v1.db_setup[0].spec[0].active_deadline_seconds >= 420
+    error_message = "the setup Job retries for at least 7 minutes (Workload Identity propagation)"
+  }
+  assert {
+    condition     = kubernetes_job_v1.db_setup[0].spec[0].template[0].spec[0].init_container[0].args == kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].init_container[0].args
+    error_message = "the Job and the server run the same Auth Proxy sidecar"
+  }
+
   # --- routing and IAP ---
   assert {
     condition     = kubernetes_manifest.route[0].manifest.spec.rules[0].matches[0].path.value == "/data-team" && kubernetes_manifest.route[0].manifest.spec.hostnames[0] == "mlflow.lab.org"
