@@ -22,6 +22,11 @@ resource "kubernetes_namespace_v1" "system" {
       "pod-security.kubernetes.io/enforce" = "restricted"
     }
   }
+
+  # Holds the Gateway: its load balancer takes minutes to go.
+  timeouts {
+    delete = "20m"
+  }
 }
 
 # One Gateway (one global external Application Load Balancer) for every tenant, on the

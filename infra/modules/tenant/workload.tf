@@ -25,6 +25,12 @@ resource "kubernetes_namespace_v1" "this" {
       "pod-security.kubernetes.io/enforce" = "restricted"
     })
   }
+
+  # Deleting a namespace waits for every object in it (the load balancer's NEGs take
+  # minutes to detach); the provider's 5-minute default fails retiring a tenant.
+  timeouts {
+    delete = "20m"
+  }
 }
 
 resource "kubernetes_deployment_v1" "this" {
