@@ -185,6 +185,10 @@ run "artifact_store_module" {
     error_message = "versioning on"
   }
   assert {
+    condition     = google_storage_bucket.this.soft_delete_policy[0].retention_duration_seconds == 0
+    error_message = "soft delete off while versioning keeps deleted objects"
+  }
+  assert {
     condition     = anytrue([for r in google_storage_bucket.this.lifecycle_rule : r.action[0].type == "Delete" && r.condition[0].days_since_noncurrent_time == 30])
     error_message = "lifecycle rule removes old versions"
   }
