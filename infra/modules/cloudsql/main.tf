@@ -122,9 +122,11 @@ resource "google_sql_database_instance" "this" {
       name  = "log_min_error_statement"
       value = "error"
     }
+    # Off: a reverse DNS lookup per connection slows every connect, and clients come
+    # through the Auth Proxy, whose addresses name no one.
     database_flags {
       name  = "log_hostname"
-      value = "on"
+      value = "off"
     }
     database_flags {
       name  = "log_statement"

@@ -140,6 +140,10 @@ run "cloudsql_module" {
     error_message = "IAM database authentication on"
   }
   assert {
+    condition     = contains([for f in google_sql_database_instance.this.settings[0].database_flags : "${f.name}=${f.value}"], "log_hostname=off")
+    error_message = "log_hostname off (a DNS lookup per connection)"
+  }
+  assert {
     condition     = google_service_networking_connection.psa.deletion_policy == "ABANDON" && google_service_networking_connection.psa.update_on_creation_fail == true
     error_message = "Private Service Access connection abandoned on destroy, updated when it exists already"
   }
