@@ -77,6 +77,13 @@ variable "users" {
     error_message = "user names must match ^[a-z]([a-z0-9-]*[a-z0-9])?$ and be at most 20 characters."
   }
 
+  # The tenant's IAM database user is mlf-<name>-<4 hex>@<project_id>.iam, and PostgreSQL
+  # role names stop at 63 characters.
+  validation {
+    condition     = alltrue([for name in keys(var.users) : length("mlf-${name}-0000@${var.project_id}.iam") <= 63])
+    error_message = "user name and project_id together must be at most 49 characters: the tenant's IAM database user (mlf-<name>-<hash>@<project_id>.iam) must fit PostgreSQL's 63."
+  }
+
   validation {
     condition     = alltrue(flatten([for u in values(var.users) : [for m in u.members : can(regex("^(user|group|serviceAccount|domain):.+", m))]]))
     error_message = "members must start with user:, group:, serviceAccount: or domain:."

@@ -234,6 +234,19 @@ run "user_name_too_long" {
   expect_failures = [var.users]
 }
 
+run "database_user_too_long" {
+  command = plan
+  variables {
+    project_id = "a-very-long-project-id-30-char"
+    users = {
+      "abcdefghijklmnopqrst" = {
+        server_args = []
+      }
+    }
+  }
+  expect_failures = [var.users]
+}
+
 run "invalid_member" {
   command = plan
   variables {
