@@ -7,6 +7,7 @@ resource "google_compute_global_address" "psa" {
   name          = "${var.name_prefix}-psa"
   purpose       = "VPC_PEERING"
   address_type  = "INTERNAL"
+  address       = var.psa_address
   prefix_length = var.psa_prefix_length
   network       = var.network
 }
