@@ -147,6 +147,10 @@ run "cloudsql_module" {
     condition     = google_service_networking_connection.psa.deletion_policy == "ABANDON" && google_service_networking_connection.psa.update_on_creation_fail == true
     error_message = "Private Service Access connection abandoned on destroy, updated when it exists already"
   }
+  assert {
+    condition     = google_compute_global_address.psa.address == "10.30.0.0" && google_compute_global_address.psa.prefix_length == 20
+    error_message = "Private Service Access range pinned outside the subnet's ranges"
+  }
 }
 
 run "cloudsql_delete_data" {
@@ -247,6 +251,25 @@ run "spot_option" {
     condition     = output.cluster_name == "mlflow-default"
     error_message = "spot plans"
   }
+}
+
+run "authorized_networks_option" {
+  command = plan
+  variables {
+    gke_master_authorized_networks = [{ cidr_block = "203.0.113.0/24", display_name = "lab office" }, { cidr_block = "198.51.100.7/32" }]
+  }
+  assert {
+    condition     = output.cluster_name == "mlflow-default"
+    error_message = "control-plane authorized networks plan"
+  }
+}
+
+run "invalid_authorized_network" {
+  command = plan
+  variables {
+    gke_master_authorized_networks = [{ cidr_block = "lab office" }]
+  }
+  expect_failures = [var.gke_master_authorized_networks]
 }
 
 run "invalid_environment" {
