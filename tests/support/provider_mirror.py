@@ -23,13 +23,22 @@ NEEDS = (
 )
 
 
+def base_python() -> str:
+    """The interpreter behind this virtualenv: the same for every clone on the machine.
+
+    The build records the interpreter of its own venv and rebuilds it when that changes;
+    each clone's .venv python would make clones rebuild it under each other's feet.
+    """
+    return str(getattr(sys, "_base_executable", "") or sys.executable)
+
+
 class MirrorUnavailable(Exception):
     """The stand-in providers could not be built; the message says why."""
 
 
 def tool_hash() -> str:
-    """Hash of the tool's sources: a changed tool builds into a new folder."""
-    digest = hashlib.sha256()
+    """Hash of the tool's sources and interpreter: a changed tool builds into a new folder."""
+    digest = hashlib.sha256(base_python().encode() + b"\0")
     for path in sorted([BUILDER, TOOL / "requirements.txt", *TOOL.glob("tfmirror/*.py")]):
         digest.update(path.relative_to(TOOL).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
@@ -51,7 +60,7 @@ def build(
     try:
         outdir.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
-            [sys.executable, str(BUILDER), str(outdir), "--python", sys.executable],
+            [base_python(), str(BUILDER), str(outdir), "--python", base_python()],
             capture_output=True, text=True, timeout=timeout, env=env,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
