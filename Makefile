@@ -5,7 +5,7 @@ CHECKOV_VENV ?= .venv-checkov
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint bench clean
+.PHONY: install test lint docs bench clean
 
 install: $(STAMP) $(CHECKOV_VENV)/bin/checkov
 
@@ -24,11 +24,18 @@ $(CHECKOV_VENV)/bin/checkov:
 test: install
 	$(BIN)/pytest -n 2 -q
 
+LINTED := src tests bench tools
+
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy src
 	terraform fmt -check -recursive infra
+	$(BIN)/python tools/tfdocs.py --check
+
+# Rewrites the input/output tables of infra/modules/*/README.md.
+docs: install
+	$(BIN)/python tools/tfdocs.py
 
 bench: install
 	$(BIN)/python bench/bench_cli.py

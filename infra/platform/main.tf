@@ -105,6 +105,8 @@ module "gke" {
   deletion_protection = var.deletion_protection
   labels              = { app = "mlflowk8s", environment = var.environment }
 
+  master_authorized_networks = var.gke_master_authorized_networks
+
   depends_on = [google_compute_router_nat.this]
 }
 
@@ -120,7 +122,9 @@ module "cloudsql" {
   deletion_protection = var.deletion_protection
   labels              = { app = "mlflowk8s", environment = var.environment }
 
-  depends_on = [google_project_service.this]
+  # The Private Service Access range (10.30.0.0/20) is reserved after the subnet's ranges
+  # exist, so that the subnet never loses an overlap race to it.
+  depends_on = [google_project_service.this, google_compute_subnetwork.this]
 }
 
 module "artifact_store" {

@@ -125,3 +125,17 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "gke_master_authorized_networks" {
+  description = "CIDR blocks allowed to reach the cluster's control plane (the admin's networks). Empty: any address, still behind Google IAM."
+  type = list(object({
+    cidr_block   = string
+    display_name = optional(string, "")
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for n in var.gke_master_authorized_networks : can(cidrhost(n.cidr_block, 0))])
+    error_message = "each cidr_block must be a CIDR such as 203.0.113.0/24."
+  }
+}

@@ -22,6 +22,11 @@ resource "kubernetes_namespace_v1" "system" {
       "pod-security.kubernetes.io/enforce" = "restricted"
     }
   }
+
+  # Holds the Gateway: its load balancer takes minutes to go.
+  timeouts {
+    delete = "20m"
+  }
 }
 
 # One Gateway (one global external Application Load Balancer) for every tenant, on the
@@ -112,15 +117,17 @@ module "tenant" {
   source   = "../modules/tenant"
   for_each = var.users
 
-  project_id   = var.project_id
-  environment  = var.environment
-  name         = each.key
-  domain       = var.domain
-  members      = each.value.members
-  retired      = each.value.retired
-  server_args  = each.value.server_args
-  server_env   = each.value.server_env
-  mlflow_image = var.mlflow_image
+  project_id            = var.project_id
+  environment           = var.environment
+  name                  = each.key
+  domain                = var.domain
+  members               = each.value.members
+  retired               = each.value.retired
+  server_args           = each.value.server_args
+  server_env            = each.value.server_env
+  static_prefix         = each.value.static_prefix
+  artifacts_destination = each.value.artifacts_destination
+  mlflow_image          = var.mlflow_image
 
   cloudsql_proxy_image         = var.cloudsql_proxy_image
   sql_instance_name            = var.sql_instance_name
@@ -137,5 +144,7 @@ module "tenant" {
   db_setup_service_account = local.any_active ? module.db_admin.kubernetes_service_account : "db-admin"
   db_admin_user            = google_sql_user.db_admin.name
 
-  depends_on = [google_project_iam_member.db_admin]
+  # The setup Jobs sign in as the DB admin: after its grants and its Workload Identity
+  # binding (module.db_admin).
+  depends_on = [google_project_iam_member.db_admin, module.db_admin]
 }

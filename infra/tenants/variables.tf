@@ -59,18 +59,29 @@ variable "iap_oauth_client_secret" {
 }
 
 variable "users" {
-  description = "Tenants keyed by user name. server_args/server_env come from the CLI's server command; retired tenants keep their data."
+  description = "Tenants keyed by user name. server_args/server_env, static_prefix and artifacts_destination come from the CLI's server command; retired tenants keep their data."
   type = map(object({
-    members     = list(string)
-    retired     = bool
+    members     = optional(list(string), [])
+    retired     = optional(bool, false)
     server_args = list(string)
-    server_env  = map(string)
+    server_env  = optional(map(string), {})
+    # Facts of the rendered server that Terraform checks (the route and folder follow the
+    # name); null when the CLI did not render them, which the tenant module refuses.
+    static_prefix         = optional(string)
+    artifacts_destination = optional(string)
   }))
   default = {}
 
   validation {
     condition     = alltrue([for name in keys(var.users) : can(regex("^[a-z]([a-z0-9-]*[a-z0-9])?$", name)) && length(name) <= 20])
     error_message = "user names must match ^[a-z]([a-z0-9-]*[a-z0-9])?$ and be at most 20 characters."
+  }
+
+  # The tenant's IAM database user is mlf-<name>-<4 hex>@<project_id>.iam, and PostgreSQL
+  # role names stop at 63 characters.
+  validation {
+    condition     = alltrue([for name in keys(var.users) : length("mlf-${name}-0000@${var.project_id}.iam") <= 63])
+    error_message = "user name and project_id together must be at most 49 characters: the tenant's IAM database user (mlf-<name>-<hash>@<project_id>.iam) must fit PostgreSQL's 63."
   }
 
   validation {

@@ -1,8 +1,9 @@
 """Offline Terraform tooling for the infra/ tests.
 
-The google/kubernetes providers cannot be downloaded here, so ../shared/tfmirror builds
-schema-only stand-ins served from a filesystem mirror. Every Terraform run works on a
-temporary copy of infra/ without lock files (the stand-ins never match a real lock file).
+The google/kubernetes providers cannot be downloaded here, so tests/support/tfmirror builds
+schema-only stand-ins served from a filesystem mirror (tests/support/provider_mirror.py).
+Every Terraform run works on a temporary copy of infra/ without lock files (the stand-ins
+never match a real lock file).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.support import provider_mirror
 
 INFRA = REPO / "infra"
 ROOTS = ("platform", "tenants")
 MODULES = ("gke", "cloudsql", "artifact-store", "workload-identity", "iap-ingress", "tenant")
-BUILDER = REPO.parent / "shared" / "tfmirror" / "build"
-DEFAULT_MIRROR_DIR = Path("/tmp/mlflowk8s-tfmirror")
 
 
 @dataclass(frozen=True)
@@ -91,20 +91,11 @@ def copy_infra(dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tfmirror() -> Path:
-    """Build (or reuse) the schema-only provider mirror; skip when it cannot be built."""
-    outdir = Path(os.environ.get("MLFLOWK8S_TFMIRROR_DIR") or DEFAULT_MIRROR_DIR)
-    if not BUILDER.exists():
-        pytest.skip(f"provider mirror builder not found at {BUILDER} (needs ../shared/tfmirror)")
+    """Build (or reuse) the schema-only provider mirror; fail, saying why, when it cannot."""
     try:
-        proc = subprocess.run(
-            [str(BUILDER), str(outdir)], capture_output=True, text=True, timeout=900
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"provider mirror could not be built into {outdir}: {exc}")
-    if proc.returncode != 0 or not (outdir / "terraformrc").exists():
-        tail = (proc.stdout + proc.stderr)[-2000:]
-        pytest.skip(f"provider mirror could not be built into {outdir}:\n{tail}")
-    return outdir
+        return provider_mirror.build()
+    except provider_mirror.MirrorUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

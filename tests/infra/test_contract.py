@@ -72,6 +72,13 @@ def test_rendered_tfvars_are_accepted_by_both_roots(
 ) -> None:
     data = rendered(cli, lab_dir)
     assert "s3cr3t" not in json.dumps(data)
+    # The facts the tenant module checks (its preconditions fail the run below otherwise).
+    users = data["tenants"]["users"]
+    assert isinstance(users, dict)
+    assert {name: u["static_prefix"] for name, u in users.items()} == {
+        name: f"/{name}" for name in ("alice", "bob", "data-team")
+    }
+    assert users["alice"]["artifacts_destination"] == "gs://lab-artifacts/alice"
     files = {
         "platform": data["platform"],
         "tenants": data["tenants"],

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
+from tests.support.terraform_events import recording_terraform
 from tests.terraform.conftest import TfLab, wait_for
 
 pytestmark = pytest.mark.slow  # real terraform + fake-gcs-server through the CLI
@@ -63,12 +64,19 @@ def test_second_concurrent_apply_fails_naming_the_lock(tf_lab: TfLab, tmp_path: 
     assert LOCK not in tf_lab.objects()
 
 
-def test_ctrl_c_during_apply_stops_terraform_cleanly(tf_lab: TfLab) -> None:
+def test_ctrl_c_during_apply_stops_terraform_cleanly(tf_lab: TfLab, tmp_path: Path) -> None:
     tf_lab("add-user", "alice", "--member", "alice@lab.org")
     tf_lab.knobs(sleep_seconds=60)
+    terraform = recording_terraform(tmp_path / "recorder")
+    tf_lab.cli.env["MLFLOWK8S_TERRAFORM"] = str(terraform.binary)
     process = tf_lab.spawn("apply", "--yes")
     read_until(process, "applying platform ...")
-    wait_for(lambda: LOCK in tf_lab.objects(), what="the apply's state lock")
+    # Ctrl-C once the resource the assertions look for is done (its apply_complete event).
+    wait_for(
+        lambda: terraform.completed("terraform_data.network"),
+        timeout=300,
+        what="apply_complete of terraform_data.network",
+    )
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130

@@ -60,6 +60,10 @@ def test_tenants_vars_hold_every_user_with_its_own_command() -> None:
     assert "--static-prefix" in data["users"]["alice"]["server_args"]
     assert data["users"]["alice"]["server_args"][6] == "/alice"
     assert data["users"]["bob"]["server_args"][6] == "/bob"
+    assert data["users"]["alice"]["static_prefix"] == "/alice"
+    args = data["users"]["alice"]["server_args"]
+    destination = args[args.index("--artifacts-destination") + 1]
+    assert data["users"]["alice"]["artifacts_destination"] == destination
     assert data["mlflow_image"] == ""
     assert data["iap_oauth_client_id"] == ""
 

@@ -19,6 +19,12 @@ resource "google_storage_bucket" "this" {
     enabled = true
   }
 
+  # Versioning already keeps deleted objects (noncurrent, lifecycle below); soft delete
+  # on top would bill every deleted version a second time for 7 days.
+  soft_delete_policy {
+    retention_duration_seconds = 0
+  }
+
   # Versioning protects against mistakes; old versions go after a while so they do not
   # grow the bill without bound.
   lifecycle_rule {

@@ -7,6 +7,7 @@ resource "google_compute_global_address" "psa" {
   name          = "${var.name_prefix}-psa"
   purpose       = "VPC_PEERING"
   address_type  = "INTERNAL"
+  address       = var.psa_address
   prefix_length = var.psa_prefix_length
   network       = var.network
 }
@@ -15,6 +16,13 @@ resource "google_service_networking_connection" "psa" {
   network                 = var.network
   service                 = "servicenetworking.googleapis.com"
   reserved_peering_ranges = [google_compute_global_address.psa.name]
+
+  # Deleting the connection fails while Cloud SQL still holds producer resources after
+  # the instance is gone: leave it to the network's deletion instead.
+  deletion_policy = "ABANDON"
+  # A connection that exists already (an earlier, interrupted apply) is updated instead
+  # of failing the create.
+  update_on_creation_fail = true
 }
 
 # A deleted instance's name cannot be reused for about a week: a suffix lets
@@ -115,9 +123,11 @@ resource "google_sql_database_instance" "this" {
       name  = "log_min_error_statement"
       value = "error"
     }
+    # Off: a reverse DNS lookup per connection slows every connect, and clients come
+    # through the Auth Proxy, whose addresses name no one.
     database_flags {
       name  = "log_hostname"
-      value = "on"
+      value = "off"
     }
     database_flags {
       name  = "log_statement"

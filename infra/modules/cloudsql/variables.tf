@@ -29,6 +29,17 @@ variable "network" {
   type        = string
 }
 
+variable "psa_address" {
+  description = "First address of the range reserved for Private Service Access (pinned, so that it never overlaps the subnet's ranges and a re-create gets the same one)."
+  type        = string
+  default     = "10.30.0.0"
+
+  validation {
+    condition     = can(cidrhost("${var.psa_address}/32", 0))
+    error_message = "psa_address must be an IPv4 address such as 10.30.0.0."
+  }
+}
+
 variable "psa_prefix_length" {
   description = "Prefix length of the range reserved for Private Service Access."
   type        = number

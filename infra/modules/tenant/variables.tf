@@ -50,6 +50,16 @@ variable "server_args" {
   type        = list(string)
 }
 
+variable "static_prefix" {
+  description = "The server's static prefix as the CLI rendered it (src/mlflowk8s/server.py); checked to be /<name>."
+  type        = string
+}
+
+variable "artifacts_destination" {
+  description = "The server's artifact destination as the CLI rendered it; checked to be gs://<artifact_bucket>/<name>."
+  type        = string
+}
+
 variable "server_env" {
   description = "Environment of the server, rendered by the CLI; Terraform adds MLFLOW_BACKEND_STORE_URI."
   type        = map(string)

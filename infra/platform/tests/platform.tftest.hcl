@@ -1,4 +1,4 @@
-# terraform test (offline, schema-only providers from ../shared/tfmirror, all mocked).
+# terraform test (offline, schema-only providers from tests/support/tfmirror, all mocked).
 
 mock_provider "google" {
   mock_data "google_project" {
@@ -139,6 +139,18 @@ run "cloudsql_module" {
     condition     = contains([for f in google_sql_database_instance.this.settings[0].database_flags : "${f.name}=${f.value}"], "cloudsql.iam_authentication=on")
     error_message = "IAM database authentication on"
   }
+  assert {
+    condition     = contains([for f in google_sql_database_instance.this.settings[0].database_flags : "${f.name}=${f.value}"], "log_hostname=off")
+    error_message = "log_hostname off (a DNS lookup per connection)"
+  }
+  assert {
+    condition     = google_service_networking_connection.psa.deletion_policy == "ABANDON" && google_service_networking_connection.psa.update_on_creation_fail == true
+    error_message = "Private Service Access connection abandoned on destroy, updated when it exists already"
+  }
+  assert {
+    condition     = google_compute_global_address.psa.address == "10.30.0.0" && google_compute_global_address.psa.prefix_length == 20
+    error_message = "Private Service Access range pinned outside the subnet's ranges"
+  }
 }
 
 run "cloudsql_delete_data" {
@@ -179,6 +191,10 @@ run "artifact_store_module" {
   assert {
     condition     = google_storage_bucket.this.versioning[0].enabled
     error_message = "versioning on"
+  }
+  assert {
+    condition     = google_storage_bucket.this.soft_delete_policy[0].retention_duration_seconds == 0
+    error_message = "soft delete off while versioning keeps deleted objects"
   }
   assert {
     condition     = anytrue([for r in google_storage_bucket.this.lifecycle_rule : r.action[0].type == "Delete" && r.condition[0].days_since_noncurrent_time == 30])
@@ -235,6 +251,25 @@ run "spot_option" {
     condition     = output.cluster_name == "mlflow-default"
     error_message = "spot plans"
   }
+}
+
+run "authorized_networks_option" {
+  command = plan
+  variables {
+    gke_master_authorized_networks = [{ cidr_block = "203.0.113.0/24", display_name = "lab office" }, { cidr_block = "198.51.100.7/32" }]
+  }
+  assert {
+    condition     = output.cluster_name == "mlflow-default"
+    error_message = "control-plane authorized networks plan"
+  }
+}
+
+run "invalid_authorized_network" {
+  command = plan
+  variables {
+    gke_master_authorized_networks = [{ cidr_block = "lab office" }]
+  }
+  expect_failures = [var.gke_master_authorized_networks]
 }
 
 run "invalid_environment" {

@@ -11,13 +11,15 @@ mock_provider "google" {
 mock_provider "kubernetes" {}
 
 variables {
-  project_id  = "lab-project"
-  environment = "default"
-  name        = "data-team"
-  domain      = "mlflow.lab.org"
-  members     = ["user:alice@lab.org", "group:data-team@lab.org"]
-  retired     = false
-  server_args = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/data-team", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/data-team", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+  project_id            = "lab-project"
+  environment           = "default"
+  name                  = "data-team"
+  domain                = "mlflow.lab.org"
+  members               = ["user:alice@lab.org", "group:data-team@lab.org"]
+  retired               = false
+  server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/data-team", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/data-team", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+  static_prefix         = "/data-team"
+  artifacts_destination = "gs://lab-artifacts/data-team"
   server_env = {
     MLFLOW_DISABLE_TELEMETRY            = "true"
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION  = "false"
@@ -105,6 +107,15 @@ run "active" {
     error_message = "memory requests sized for one worker without job execution"
   }
 
+  assert {
+    condition     = kubernetes_job_v1.db_setup[0].spec[0].backoff_limit >= 6 && kubernetes_job_v1.db_setup[0].spec[0].active_deadline_seconds >= 420
+    error_message = "the setup Job retries for at least 7 minutes (Workload Identity propagation)"
+  }
+  assert {
+    condition     = kubernetes_job_v1.db_setup[0].spec[0].template[0].spec[0].init_container[0].args == kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].init_container[0].args
+    error_message = "the Job and the server run the same Auth Proxy sidecar"
+  }
+
   # --- routing and IAP ---
   assert {
     condition     = kubernetes_manifest.route[0].manifest.spec.rules[0].matches[0].path.value == "/data-team" && kubernetes_manifest.route[0].manifest.spec.hostnames[0] == "mlflow.lab.org"
@@ -117,6 +128,14 @@ run "active" {
   assert {
     condition     = kubernetes_manifest.health_check[0].manifest.spec.default.config.httpHealthCheck.requestPath == "/data-team/health"
     error_message = "load balancer health check on /<user>/health"
+  }
+  assert {
+    condition = alltrue([
+      !can(kubernetes_manifest.health_check[0].manifest.spec.default.config.httpHealthCheck.port),
+      !can(kubernetes_manifest.health_check[0].manifest.spec.default.config.httpHealthCheck.portName),
+      !can(kubernetes_manifest.health_check[0].manifest.spec.default.config.httpHealthCheck.portSpecification),
+    ])
+    error_message = "no port in the health check: the CRD rejects port/portName with the default USE_SERVING_PORT"
   }
   assert {
     condition     = kubernetes_manifest.backend_policy[0].manifest.spec.default.iap.enabled && kubernetes_manifest.backend_policy[0].manifest.spec.default.timeoutSec >= 600
@@ -184,7 +203,7 @@ run "static_prefix_mismatch" {
     source = "../modules/tenant"
   }
   variables {
-    server_args = ["server", "--static-prefix", "/someone-else", "--artifacts-destination", "gs://lab-artifacts/data-team"]
+    static_prefix = "/someone-else"
   }
   expect_failures = [kubernetes_deployment_v1.this]
 }
@@ -195,7 +214,7 @@ run "artifact_destination_mismatch" {
     source = "../modules/tenant"
   }
   variables {
-    server_args = ["server", "--static-prefix", "/data-team", "--artifacts-destination", "gs://lab-artifacts/other"]
+    artifacts_destination = "gs://lab-artifacts/other"
   }
   expect_failures = [kubernetes_deployment_v1.this]
 }

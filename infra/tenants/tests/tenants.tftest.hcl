@@ -1,4 +1,4 @@
-# terraform test (offline, schema-only providers from ../shared/tfmirror, all mocked).
+# terraform test (offline, schema-only providers from tests/support/tfmirror, all mocked).
 # tests/infra/test_terraform.py also reads the verbose plan of run "add_c" to check that
 # adding a user only adds that user's resources.
 
@@ -45,16 +45,20 @@ variables {
 
   users = {
     a = {
-      members     = ["user:a@lab.org"]
-      retired     = false
-      server_args = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/a", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/a", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
-      server_env  = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
+      members               = ["user:a@lab.org"]
+      retired               = false
+      server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/a", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/a", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+      static_prefix         = "/a"
+      artifacts_destination = "gs://lab-artifacts/a"
+      server_env            = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
     }
     b = {
-      members     = ["user:b@lab.org", "group:b-team@lab.org"]
-      retired     = false
-      server_args = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/b", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/b", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
-      server_env  = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
+      members               = ["user:b@lab.org", "group:b-team@lab.org"]
+      retired               = false
+      server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/b", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/b", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+      static_prefix         = "/b"
+      artifacts_destination = "gs://lab-artifacts/b"
+      server_env            = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
     }
   }
 }
@@ -104,10 +108,12 @@ run "add_c" {
   variables {
     users = merge(var.users, {
       c = {
-        members     = ["user:c@lab.org"]
-        retired     = false
-        server_args = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/c", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/c", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
-        server_env  = { MLFLOW_DISABLE_TELEMETRY = "true" }
+        members               = ["user:c@lab.org"]
+        retired               = false
+        server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/c", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/c", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+        static_prefix         = "/c"
+        artifacts_destination = "gs://lab-artifacts/c"
+        server_env            = { MLFLOW_DISABLE_TELEMETRY = "true" }
       }
     })
   }
@@ -179,6 +185,25 @@ run "all_retired" {
   }
 }
 
+# Only server_args and the server's facts are required; the rest has defaults.
+run "optional_attributes" {
+  command = plan
+  variables {
+    users = {
+      d = {
+        server_args           = ["server", "--static-prefix", "/d", "--artifacts-destination", "gs://lab-artifacts/d"]
+        static_prefix         = "/d"
+        artifacts_destination = "gs://lab-artifacts/d"
+      }
+    }
+  }
+
+  assert {
+    condition     = !output.tenants["d"].retired && length(output.tenants["d"].members) == 0
+    error_message = "members default to none, retired to false"
+  }
+}
+
 run "invalid_user_name" {
   command = plan
   variables {
@@ -203,6 +228,19 @@ run "user_name_too_long" {
         retired     = false
         server_args = []
         server_env  = {}
+      }
+    }
+  }
+  expect_failures = [var.users]
+}
+
+run "database_user_too_long" {
+  command = plan
+  variables {
+    project_id = "a-very-long-project-id-30-char"
+    users = {
+      "abcdefghijklmnopqrst" = {
+        server_args = []
       }
     }
   }

@@ -15,7 +15,7 @@ from mlflowk8s.lab.locks import WORK_DIR_NAME
 from mlflowk8s.lab.settings import DESKTOP_CLIENT_FILE, DESKTOP_CLIENT_ID, Settings
 from mlflowk8s.lab.users import User
 from mlflowk8s.oauth_client import ClientRole, OAuthClient, read_oauth_client
-from mlflowk8s.server import PodTarget, server_command
+from mlflowk8s.server import PodTarget, server_command, static_prefix
 from mlflowk8s.targets.gcp import settings as s
 
 DEFAULT_ENV = "default"
@@ -69,6 +69,9 @@ def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:
         "retired": user.retired,
         "server_args": command.args,
         "server_env": command.env,
+        # What Terraform checks against its route and managed folder, without parsing args.
+        "static_prefix": static_prefix(user.name),
+        "artifacts_destination": f"gs://{target.artifact_bucket}/{user.name}",
     }
 
 
