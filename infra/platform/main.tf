@@ -119,6 +119,7 @@ module "cloudsql" {
   name_prefix         = local.prefix
   network             = google_compute_network.this.id
   tier                = var.cloudsql_tier
+  activation_policy   = var.cloudsql_activation_policy
   deletion_protection = var.deletion_protection
   labels              = { app = "mlflowk8s", environment = var.environment }
 

@@ -120,6 +120,17 @@ variable "cloudsql_tier" {
   }
 }
 
+variable "cloudsql_activation_policy" {
+  description = "ALWAYS: the Cloud SQL instance runs. NEVER: it is stopped while the data is kept (every tenant retired); storage and backups are still billed."
+  type        = string
+  default     = "ALWAYS"
+
+  validation {
+    condition     = contains(["ALWAYS", "NEVER"], var.cloudsql_activation_policy)
+    error_message = "cloudsql_activation_policy must be ALWAYS or NEVER."
+  }
+}
+
 variable "deletion_protection" {
   description = "Deletion protection of the cluster and the database instance; the CLI passes false only for `destroy --delete-data`."
   type        = bool

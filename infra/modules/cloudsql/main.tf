@@ -1,8 +1,11 @@
-# Cloud SQL for PostgreSQL reachable only on a private IP (Private Service Access), with
-# IAM database authentication so tenants log in as their Google service account through
-# the Cloud SQL Auth Proxy: no passwords anywhere.
+# Cloud SQL for PostgreSQL with IAM database authentication so tenants log in as their
+# Google service account through the Cloud SQL Auth Proxy: no passwords anywhere.
+# Reachable either only on a private IP (Private Service Access, the GKE target) or on a
+# public IP that admits only the Cloud SQL connectors (Cloud Run has no VPC here).
 
 resource "google_compute_global_address" "psa" {
+  count = var.private_ip ? 1 : 0
+
   project       = var.project_id
   name          = "${var.name_prefix}-psa"
   purpose       = "VPC_PEERING"
@@ -13,9 +16,11 @@ resource "google_compute_global_address" "psa" {
 }
 
 resource "google_service_networking_connection" "psa" {
+  count = var.private_ip ? 1 : 0
+
   network                 = var.network
   service                 = "servicenetworking.googleapis.com"
-  reserved_peering_ranges = [google_compute_global_address.psa.name]
+  reserved_peering_ranges = [google_compute_global_address.psa[0].name]
 
   # Deleting the connection fails while Cloud SQL still holds producer resources after
   # the instance is gone: leave it to the network's deletion instead.
@@ -45,6 +50,7 @@ resource "google_sql_database_instance" "this" {
     # PostgreSQL 16+ defaults to Enterprise Plus, which rejects the small tiers.
     edition                     = "ENTERPRISE"
     tier                        = var.tier
+    activation_policy           = var.activation_policy
     availability_type           = "ZONAL"
     disk_type                   = "PD_SSD"
     disk_size                   = var.disk_size_gb
@@ -52,10 +58,14 @@ resource "google_sql_database_instance" "this" {
     deletion_protection_enabled = var.deletion_protection
     user_labels                 = var.labels
 
+    # Public IP: no authorized networks, and connector enforcement rejects every client
+    # but the Auth Proxy and the language connectors (IAM-checked, TLS).
+    connector_enforcement = var.private_ip ? null : "REQUIRED"
+
     ip_configuration {
-      ipv4_enabled                                  = false
-      private_network                               = var.network
-      allocated_ip_range                            = google_compute_global_address.psa.name
+      ipv4_enabled                                  = !var.private_ip
+      private_network                               = var.private_ip ? var.network : null
+      allocated_ip_range                            = var.private_ip ? google_compute_global_address.psa[0].name : null
       ssl_mode                                      = "TRUSTED_CLIENT_CERTIFICATE_REQUIRED" # the Auth Proxy brings client certificates
       enable_private_path_for_google_cloud_services = false
     }

@@ -24,9 +24,21 @@ variable "name_prefix" {
   }
 }
 
+variable "private_ip" {
+  description = "true: private IP only, through Private Service Access on var.network. false: public IP with no authorized networks and connector enforcement REQUIRED (only the Cloud SQL Auth Proxy and connectors get in); no PSA range or peering is created."
+  type        = bool
+  default     = true
+}
+
 variable "network" {
-  description = "Id (projects/P/global/networks/N) of the VPC peered with Cloud SQL through Private Service Access."
+  description = "Id (projects/P/global/networks/N) of the VPC peered with Cloud SQL through Private Service Access; \"\" when private_ip is false."
   type        = string
+  default     = ""
+
+  validation {
+    condition     = var.network != "" || !var.private_ip
+    error_message = "network (projects/P/global/networks/N) is required when private_ip is true."
+  }
 }
 
 variable "psa_address" {
@@ -61,6 +73,17 @@ variable "tier" {
   description = "Machine tier. Enterprise edition (set explicitly) accepts the shared-core tiers."
   type        = string
   default     = "db-g1-small"
+}
+
+variable "activation_policy" {
+  description = "ALWAYS: the instance runs. NEVER: it is stopped (no compute billed, storage and backups kept), e.g. while every tenant is retired."
+  type        = string
+  default     = "ALWAYS"
+
+  validation {
+    condition     = contains(["ALWAYS", "NEVER"], var.activation_policy)
+    error_message = "activation_policy must be ALWAYS or NEVER."
+  }
 }
 
 variable "disk_size_gb" {

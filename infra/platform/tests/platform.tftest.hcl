@@ -144,11 +144,11 @@ run "cloudsql_module" {
     error_message = "log_hostname off (a DNS lookup per connection)"
   }
   assert {
-    condition     = google_service_networking_connection.psa.deletion_policy == "ABANDON" && google_service_networking_connection.psa.update_on_creation_fail == true
+    condition     = google_service_networking_connection.psa[0].deletion_policy == "ABANDON" && google_service_networking_connection.psa[0].update_on_creation_fail == true
     error_message = "Private Service Access connection abandoned on destroy, updated when it exists already"
   }
   assert {
-    condition     = google_compute_global_address.psa.address == "10.30.0.0" && google_compute_global_address.psa.prefix_length == 20
+    condition     = google_compute_global_address.psa[0].address == "10.30.0.0" && google_compute_global_address.psa[0].prefix_length == 20
     error_message = "Private Service Access range pinned outside the subnet's ranges"
   }
 }
