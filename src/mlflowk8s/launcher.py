@@ -338,10 +338,10 @@ def sign_blob(endpoint: str, email: str, token: str, payload: bytes) -> bytes:
     except urllib.error.HTTPError as exc:
         # Google's message names the missing permission; the token is never in it.
         detail = exc.read(2000).decode("utf-8", "replace")
-        raise SigningError(
-            f"signBlob as {email} failed ({exc.code}): the service account needs "
-            f"roles/iam.serviceAccountTokenCreator on itself; {detail}"
-        ) from None
+        hint = ""
+        if exc.code == 403:
+            hint = " (it needs roles/iam.serviceAccountTokenCreator on itself)"
+        raise SigningError(f"signBlob as {email} failed ({exc.code}){hint}: {detail}") from None
     except (OSError, ValueError, KeyError) as exc:
         raise SigningError(f"signBlob as {email} failed: {exc.__class__.__name__}") from None
     return base64.b64decode(signed)
@@ -431,6 +431,7 @@ def signing_repository(destination: str, signer: ServiceAccountSigner) -> Any:
     # MLflow's classes are untyped: held as Any, so mypy checks this code, not theirs.
     gcs_repository: Any = gcs_artifact_repo.GCSArtifactRepository
     download_mixin: Any = artifact_repo.MultipartDownloadMixin
+    credentials = signing_credentials(signer)
 
     class SigningGcsRepository(gcs_repository, download_mixin):  # type: ignore[misc]
         def _check_root(self, name: str) -> None:
@@ -448,7 +449,7 @@ def signing_repository(destination: str, signer: ServiceAccountSigner) -> Any:
             try:
                 return str(blob.generate_signed_url(
                     version="v4", method=method, expiration=ttl,
-                    credentials=signing_credentials(signer), **extra))  # fmt: skip
+                    credentials=credentials, **extra))  # fmt: skip
             except SigningError as exc:
                 raise MlflowException(str(exc)) from None
 
