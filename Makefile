@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python -m tests.terraform.bench_plan
 	$(BIN)/python tests/local/bench_local.py
 	$(BIN)/python bench/bench_server.py
+	$(BIN)/python -m tests.server.bench_artifacts
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,10 @@ Two wrappers around ``mlflow.server.fastapi_app:app``:
 * a readiness route, ``<prefix>/ready``: 200 when a one-row experiments search succeeds,
   503 otherwise (``<prefix>/health`` says only that the process answers).
 
+For a ``gs://`` artifacts destination the proxied artifact repository is replaced by one
+that signs its storage URLs keylessly (:func:`signing_repository`): multipart part uploads
+and presigned downloads go between client and Cloud Storage, not through this process.
+
 This file is shipped as ``python -c <source>`` to pods and Cloud Run, whose image has MLflow
 but not mlflowk8s: it imports nothing but the standard library, mlflow and uvicorn, and the
 mlflow imports come after the environment is set (``mlflow.server`` registers its routes
@@ -23,11 +27,15 @@ under the prefix it reads from the environment when it is imported).
 from __future__ import annotations
 
 import argparse
+import base64
+import datetime
 import json
 import logging
 import os
+import posixpath
 import re
 import sys
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -285,6 +293,234 @@ def readiness(app: ASGIApp, path: str, check: Callable[[], None] = check_store) 
     return ready
 
 
+# -- signing: storage URLs the tenant's clients use directly ------------------------------
+# Keyless credentials (Workload Identity, Cloud Run's metadata server) hold no private key:
+# MLflow's own GCS repository signs part URLs with one and fails (mlflow#21847). These URLs
+# are signed through the IAM Credentials API as the server's own service account instead.
+ENV_IAM_CREDENTIALS_ENDPOINT = "MLFLOWK8S_IAM_CREDENTIALS_ENDPOINT"
+IAM_CREDENTIALS_ENDPOINT = "https://iamcredentials.googleapis.com"
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+# MLflow's client asks for every part's URL at once, then uploads them in turn: a part URL
+# must outlive the whole upload (MLflow's own repository gives 60 minutes).
+PART_URL_TTL = datetime.timedelta(minutes=60)
+MAX_PARTS = 10_000  # Cloud Storage's XML multipart limit: more could never complete
+SIGNING_THREADS = 8  # one signBlob call per part URL; a 10,000-part file must not take hours
+SIGN_TIMEOUT = 30.0
+_UNSAFE_OBJECT_NAME = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+class SigningError(Exception):
+    """A URL this server will not or cannot sign; the message says which and why."""
+
+
+def object_in_root(name: str, root: str) -> bool:
+    """Whether ``name`` is one object strictly under the tenant's artifact root ``root``
+    (no empty, ``.`` or ``..`` segment a client or proxy could normalize elsewhere)."""
+    if not root or not name.startswith(root + "/") or _UNSAFE_OBJECT_NAME.search(name):
+        return False
+    return all(segment not in ("", ".", "..") for segment in name[len(root) + 1 :].split("/"))
+
+
+def sign_blob(endpoint: str, email: str, token: str, payload: bytes) -> bytes:
+    """Sign ``payload`` as ``email`` with the IAM Credentials ``signBlob`` method."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    account = urllib.parse.quote(email)
+    url = f"{endpoint.rstrip('/')}/v1/projects/-/serviceAccounts/{account}:signBlob"
+    body = json.dumps({"payload": base64.b64encode(payload).decode("ascii")}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=SIGN_TIMEOUT) as response:
+            signed = json.load(response)["signedBlob"]
+    except urllib.error.HTTPError as exc:
+        # Google's message names the missing permission; the token is never in it.
+        detail = exc.read(2000).decode("utf-8", "replace")
+        hint = ""
+        if exc.code == 403:
+            hint = " (it needs roles/iam.serviceAccountTokenCreator on itself)"
+        raise SigningError(f"signBlob as {email} failed ({exc.code}){hint}: {detail}") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise SigningError(f"signBlob as {email} failed: {exc.__class__.__name__}") from None
+    return base64.b64decode(signed)
+
+
+class ServiceAccountSigner:
+    """Signs as the service account this process runs as (Application Default Credentials:
+    the metadata server on GKE and Cloud Run), one fresh access token at a time."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self._lock = threading.Lock()
+        self._credentials: Any = None
+
+    def _token_and_email(self) -> tuple[str, str]:
+        import google.auth
+        import google.auth.exceptions
+        import google.auth.transport.requests
+
+        with self._lock:
+            try:
+                if self._credentials is None:
+                    self._credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+                credentials = self._credentials
+                if not credentials.valid:
+                    credentials.refresh(google.auth.transport.requests.Request())
+            except google.auth.exceptions.GoogleAuthError as exc:
+                raise SigningError(
+                    f"no access token to sign with: {exc.__class__.__name__}"
+                ) from None
+            email = getattr(credentials, "service_account_email", None)
+            if not email or "@" not in str(email):
+                raise SigningError(
+                    "the server's credentials are not a service account's: it cannot sign "
+                    "storage URLs (multipart uploads and presigned downloads are off)"
+                )
+            return str(credentials.token), str(email)
+
+    def email(self) -> str:
+        return self._token_and_email()[1]
+
+    def sign(self, payload: bytes) -> bytes:
+        token, email = self._token_and_email()
+        return sign_blob(self.endpoint, email, token, payload)
+
+
+def signing_credentials(signer: ServiceAccountSigner) -> Any:
+    """``google.auth`` signing credentials that sign through ``signer``: what
+    ``Blob.generate_signed_url`` takes (its own IAM path has a fixed endpoint)."""
+    import google.auth.credentials as auth
+
+    signing: Any = auth.Signing
+    base: Any = auth.Credentials
+
+    class Credentials(signing, base):  # type: ignore[misc]
+        def refresh(self, request: Any) -> None:  # pragma: no cover - never used for calls
+            raise SigningError("signing credentials make no API calls")
+
+        def sign_bytes(self, message: bytes) -> bytes:
+            return signer.sign(message)
+
+        @property
+        def signer_email(self) -> str:
+            return signer.email()
+
+        @property
+        def signer(self) -> Any:  # no local key: signing is remote
+            return None
+
+    return Credentials()
+
+
+def signing_repository(destination: str, signer: ServiceAccountSigner) -> Any:
+    """MLflow's GCS artifact repository for ``destination`` whose part-upload and download
+    URLs are signed by ``signer``, each for one object under ``destination`` and no other."""
+    import mlflow.store.artifact.artifact_repo as artifact_repo
+    import mlflow.store.artifact.gcs_artifact_repo as gcs_artifact_repo
+    from mlflow.entities.multipart_upload import (
+        CreateMultipartUploadResponse,
+        MultipartUploadCredential,
+    )
+    from mlflow.entities.presigned_download import PresignedDownloadUrlResponse
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+    from mlflow.server.handlers import _content_disposition_attachment
+
+    # MLflow's classes are untyped: held as Any, so mypy checks this code, not theirs.
+    gcs_repository: Any = gcs_artifact_repo.GCSArtifactRepository
+    download_mixin: Any = artifact_repo.MultipartDownloadMixin
+    credentials = signing_credentials(signer)
+
+    class SigningGcsRepository(gcs_repository, download_mixin):  # type: ignore[misc]
+        def _check_root(self, name: str) -> None:
+            root = self.parse_gcs_uri(self.artifact_uri)[1].rstrip("/")
+            if not object_in_root(name, root):
+                raise MlflowException(
+                    f"refusing to sign {name!r}: not an object under this tenant's "
+                    f"artifacts ({root}/)",
+                    error_code=INVALID_PARAMETER_VALUE,
+                )
+
+        def _signed_url(self, blob: Any, method: str, ttl: datetime.timedelta,
+                        **extra: Any) -> str:  # fmt: skip
+            self._check_root(blob.name)  # the one way to a signature goes through the check
+            try:
+                return str(blob.generate_signed_url(
+                    version="v4", method=method, expiration=ttl,
+                    credentials=credentials, **extra))  # fmt: skip
+            except SigningError as exc:
+                raise MlflowException(str(exc)) from None
+
+        def create_multipart_upload(self, local_file: str, num_parts: int = 1,
+                                    artifact_path: str | None = None) -> Any:  # fmt: skip
+            # MLflow's method, with keyless signing, a bounded part count and the root check
+            # before anything is created in the bucket.
+            self._validate_support_mpu()
+            from concurrent.futures import ThreadPoolExecutor
+
+            import google.resumable_media.requests as media
+
+            container_class: Any = media.XMLMPUContainer
+
+            if not 1 <= num_parts <= MAX_PARTS:
+                raise MlflowException(
+                    f"num_parts must be between 1 and {MAX_PARTS} (got {num_parts}): raise "
+                    "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE",
+                    error_code=INVALID_PARAMETER_VALUE,
+                )
+            bucket, name = self.parse_gcs_uri(self.artifact_uri)
+            if artifact_path:
+                name = posixpath.join(name, artifact_path)
+            name = posixpath.join(name, posixpath.basename(local_file))
+            blob = self._get_bucket(bucket).blob(name)
+            self._check_root(name)  # before anything is created in the bucket
+            args = self._gcs_mpu_arguments(local_file, blob)
+            container = container_class(args.url, local_file, headers=args.headers)
+            container.initiate(transport=args.transport, content_type=args.content_type)
+            upload_id = container.upload_id
+
+            def part(number: int) -> Any:
+                url = self._signed_url(blob, "PUT", PART_URL_TTL, query_parameters={
+                    "partNumber": number, "uploadId": upload_id})  # fmt: skip
+                return MultipartUploadCredential(url=url, part_number=number, headers={})
+
+            with ThreadPoolExecutor(SIGNING_THREADS) as pool:
+                credentials = list(pool.map(part, range(1, num_parts + 1)))
+            return CreateMultipartUploadResponse(credentials=credentials, upload_id=upload_id)
+
+        def get_download_presigned_url(self, artifact_path: str, expiration: int = 300) -> Any:
+            bucket, name = self.parse_gcs_uri(self.artifact_uri)
+            if artifact_path:
+                name = posixpath.join(name, artifact_path)
+            blob = self._get_bucket(bucket).get_blob(name)
+            if blob is None:
+                raise MlflowException(
+                    f"no artifact at {artifact_path!r}", error_code=RESOURCE_DOES_NOT_EXIST
+                )
+            url = self._signed_url(
+                blob, "GET", datetime.timedelta(seconds=expiration),
+                response_disposition=_content_disposition_attachment(posixpath.basename(name)),
+            )  # fmt: skip
+            return PresignedDownloadUrlResponse(url=url, headers={}, file_size=blob.size)
+
+    return SigningGcsRepository(destination)
+
+
+def install_signing(env: MutableMapping[str, str], environ: MutableMapping[str, str]) -> bool:
+    """Serve a ``gs://`` destination through :func:`signing_repository`; False otherwise."""
+    destination = env.get(ENV_ARTIFACTS_DESTINATION, "")
+    if env.get(ENV_SERVE_ARTIFACTS) != "true" or not destination.startswith("gs://"):
+        return False
+    import mlflow.server.handlers as handlers
+
+    endpoint = environ.get(ENV_IAM_CREDENTIALS_ENDPOINT) or IAM_CREDENTIALS_ENDPOINT
+    # The one instance MLflow's artifact handlers use (they build it lazily when unset).
+    handlers._artifact_repo = signing_repository(destination, ServiceAccountSigner(endpoint))
+    return True
+
+
 # -- starting -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Launch:
@@ -332,6 +568,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         _logger.exception("Error initializing backend store")
         return 1
+    if install_signing(env, os.environ):
+        _logger.info("artifact URLs for %s are signed as this server's service account",
+                     env[ENV_ARTIFACTS_DESTINATION])  # fmt: skip
     import uvicorn
 
     uvicorn.Server(uvicorn.Config(build_app(launch.prefix), **launch.uvicorn)).run()

@@ -15,6 +15,10 @@
 Without usable credentials the auth object logs one error under ``mlflowk8s`` saying what
 to do (once per distinct message, not per request) and sends the request without a token,
 so IAP's 401 ends the call.
+
+A request body over 32 MiB to a Cloud Run host (``*.run.app``) is refused before it is sent
+(Cloud Run would answer a bare 413 after the upload): the error names the multipart
+variables that send large files straight to storage instead.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from mlflowk8s.auth import hosts
-from mlflowk8s.errors import MlflowK8sError
+from mlflowk8s.errors import MlflowK8sError, UsageError
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -82,12 +86,41 @@ def _netrc(request: PreparedRequest) -> None:
         HTTPBasicAuth(*credentials)(request)
 
 
+CLOUD_RUN_SUFFIX = ".run.app"
+CLOUD_RUN_REQUEST_LIMIT = 32 * hosts.MIB  # HTTP/1 request size limit of Cloud Run
+
+
+class RequestTooLarge(UsageError):
+    """A request Cloud Run would refuse: its body is over the 32 MiB limit."""
+
+
+def body_too_large(request: PreparedRequest) -> str | None:
+    """Why Cloud Run would refuse ``request`` (None: it would not)."""
+    where = hosts.origin(request.url or "")
+    if where is None or not where[1].endswith(CLOUD_RUN_SUFFIX):
+        return None
+    length = str(request.headers.get("Content-Length") or "0")
+    size = int(length) if length.isdigit() else 0
+    if size <= CLOUD_RUN_REQUEST_LIMIT:
+        return None
+    return (
+        f"{request.method} of {size / hosts.MIB:.1f} MiB to {where[1]}: Cloud Run refuses "
+        f"request bodies over 32 MiB; set {hosts.ENV_PROXY_MULTIPART_UPLOAD}=true and "
+        f"{hosts.ENV_MULTIPART_MINIMUM}={hosts.MULTIPART_EXPORTS[hosts.ENV_MULTIPART_MINIMUM]} "
+        "(below 32 MiB) so large files go straight to storage "
+        '(eval "$(mlflowk8s env NAME)" sets both)'
+    )
+
+
 class IAPAuth:
     """A ``requests`` auth object: the IAP token on requests to the lab's hosts."""
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         from mlflowk8s.auth.cache import provider
 
+        problem = body_too_large(request)
+        if problem:
+            raise RequestTooLarge(problem)
         _netrc(request)
         url = request.url or ""
         try:

@@ -57,6 +57,9 @@ def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
             f"export MLFLOW_TRACKING_URI=https://{DOMAIN}/alice/\n"
             "export MLFLOW_TRACKING_AUTH=mlflowk8s\n"
             f"export MLFLOW_DOMAIN={DOMAIN}\n"
+            "export MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true\n"
+            "export MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE=16777216\n"
+            "export MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE=16777216\n"
             f"export MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n"
             "export MLFLOW_DISABLE_TELEMETRY=true\n",
         ),
@@ -65,6 +68,9 @@ def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
             f"export MLFLOW_TRACKING_URI=https://{DOMAIN}/alice/\n"
             "export MLFLOW_TRACKING_AUTH=mlflowk8s\n"
             f"export MLFLOW_DOMAIN={DOMAIN}\n"
+            "export MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true\n"
+            "export MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE=16777216\n"
+            "export MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE=16777216\n"
             f"export MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n"
             "export MLFLOW_DISABLE_TELEMETRY=true\n",
         ),
@@ -73,6 +79,9 @@ def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
             f"set -gx MLFLOW_TRACKING_URI 'https://{DOMAIN}/alice/'\n"
             "set -gx MLFLOW_TRACKING_AUTH 'mlflowk8s'\n"
             f"set -gx MLFLOW_DOMAIN '{DOMAIN}'\n"
+            "set -gx MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD 'true'\n"
+            "set -gx MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE '16777216'\n"
+            "set -gx MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE '16777216'\n"
             f"set -gx MLFLOWK8S_IAP_AUDIENCE '{IAP_AUDIENCE}'\n"
             "set -gx MLFLOW_DISABLE_TELEMETRY 'true'\n",
         ),
@@ -81,6 +90,9 @@ def _stored_login(google: GoogleStandIn, cli: Cli, email: str = ALICE) -> None:
             f"$env:MLFLOW_TRACKING_URI = 'https://{DOMAIN}/alice/'\n"
             "$env:MLFLOW_TRACKING_AUTH = 'mlflowk8s'\n"
             f"$env:MLFLOW_DOMAIN = '{DOMAIN}'\n"
+            "$env:MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD = 'true'\n"
+            "$env:MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE = '16777216'\n"
+            "$env:MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE = '16777216'\n"
             f"$env:MLFLOWK8S_IAP_AUDIENCE = '{IAP_AUDIENCE}'\n"
             "$env:MLFLOW_DISABLE_TELEMETRY = 'true'\n",
         ),
@@ -141,6 +153,9 @@ def test_env_needs_the_domain_from_the_lab_or_the_command_line(cli: Cli) -> None
         f"export MLFLOW_TRACKING_URI=https://{DOMAIN}/alice/\n"
         "export MLFLOW_TRACKING_AUTH=mlflowk8s\n"
         f"export MLFLOW_DOMAIN={DOMAIN}\n"
+        "export MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true\n"
+        "export MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE=16777216\n"
+        "export MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE=16777216\n"
         f"export MLFLOWK8S_IAP_AUDIENCE={IAP_AUDIENCE}\n"
         "export MLFLOW_DISABLE_TELEMETRY=true\n"
     )

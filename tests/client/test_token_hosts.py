@@ -125,16 +125,26 @@ def test_origin_is_where_urllib3_connects() -> None:
     assert origin("ftp://mlflow.lab.org/") is None
 
 
+# Large files straight to storage, in parts under Cloud Run's 32 MiB request limit.
+MULTIPART = {
+    "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
+    "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(16 * 1024 * 1024),
+    "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": str(16 * 1024 * 1024),
+}
+
+
 def test_env_exports_the_domain_or_the_tenants_own_host() -> None:
     assert lab_exports("https://mlflow.lab.org/alice/", "mlflow.lab.org") == {
         "MLFLOW_TRACKING_URI": "https://mlflow.lab.org/alice/",
         "MLFLOW_TRACKING_AUTH": "mlflowk8s",
         "MLFLOW_DOMAIN": "mlflow.lab.org",
+        **MULTIPART,
     }
     assert lab_exports(f"https://{RUN}/", None) == {
         "MLFLOW_TRACKING_URI": f"https://{RUN}/",
         "MLFLOW_TRACKING_AUTH": "mlflowk8s",
         "MLFLOWK8S_TOKEN_HOSTS": RUN,
+        **MULTIPART,
     }
     exported = lab_exports(f"https://{RUN}/", None)
     assert _sends(exported, exported["MLFLOW_TRACKING_URI"], f"https://{RUN}/api/x")

@@ -34,6 +34,18 @@ ENV_TRACKING_AUTH = "MLFLOW_TRACKING_AUTH"
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 # MLFLOW_TRACKING_AUTH=mlflowk8s selects our request auth provider.
 AUTH_NAME = "mlflowk8s"
+ENV_PROXY_MULTIPART_UPLOAD = "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD"
+ENV_MULTIPART_MINIMUM = "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE"
+ENV_MULTIPART_CHUNK = "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE"
+MIB = 1024 * 1024
+# Cloud Run refuses HTTP/1 request bodies over 32 MiB, and a proxied upload costs the server
+# memory: from 16 MiB a file goes straight to storage in 16 MiB parts whose URLs the tenant's
+# server signs (10,000 parts: files up to 156 GiB; MLflow's defaults are 500 MiB and 10 MiB).
+MULTIPART_EXPORTS = {
+    ENV_PROXY_MULTIPART_UPLOAD: "true",
+    ENV_MULTIPART_MINIMUM: str(16 * MIB),
+    ENV_MULTIPART_CHUNK: str(16 * MIB),
+}
 
 HEADERS = ("Proxy-Authorization", "Authorization")
 DEFAULT_HEADER = "Proxy-Authorization"
@@ -220,8 +232,8 @@ def _shown(url: str) -> str:
 
 
 def lab_exports(tenant_url: str, domain: str | None) -> dict[str, str]:
-    """What ``mlflowk8s env`` exports so the tenant's host gets tokens: the lab's domain,
-    or (a tenant on a host of its own, such as Cloud Run's) that exact host."""
+    """What ``mlflowk8s env`` exports so the tenant's host gets tokens (the lab's domain,
+    or a tenant's own host such as Cloud Run's) and large files go straight to storage."""
     where = origin(tenant_url)
     exports = {ENV_TRACKING_URI: tenant_url, ENV_TRACKING_AUTH: AUTH_NAME}
     if domain and where is not None and where[1] == domain.lower():
@@ -229,4 +241,4 @@ def lab_exports(tenant_url: str, domain: str | None) -> dict[str, str]:
     elif where is not None:
         port = "" if where[2] == DEFAULT_PORTS[where[0]] else f":{where[2]}"
         exports[ENV_TOKEN_HOSTS] = f"{where[1]}{port}"
-    return exports
+    return {**exports, **MULTIPART_EXPORTS}
