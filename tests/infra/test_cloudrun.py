@@ -1,6 +1,6 @@
 """infra/cloudrun: validation and `terraform test` of the Cloud Run roots, offline.
 
-Google's APIs are stood in for by the schema-only providers of ../shared/tfmirror and
+Google's APIs are stood in for by the schema-only providers of tests/support/tfmirror and
 `mock_provider` blocks (tests/infra/conftest.py); Terraform itself is real.
 """
 
