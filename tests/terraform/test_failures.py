@@ -63,17 +63,24 @@ def test_second_concurrent_apply_fails_naming_the_lock(tf_lab: TfLab, tmp_path: 
     assert LOCK not in tf_lab.objects()
 
 
-def test_ctrl_c_during_apply_stops_terraform_cleanly(tf_lab: TfLab) -> None:
+def test_ctrl_c_during_apply_stops_terraform_cleanly(tf_lab: TfLab, tmp_path: Path) -> None:
     tf_lab("add-user", "alice", "--member", "alice@lab.org")
-    tf_lab.knobs(sleep_seconds=60)
+    started = tmp_path / "slow-started"
+    tf_lab.knobs(sleep_seconds=60, started_file=started)
     process = tf_lab.spawn("apply", "--yes")
     read_until(process, "applying platform ...")
-    wait_for(lambda: LOCK in tf_lab.objects(), what="the apply's state lock")
+    # The slow create runs once the network's is done: Ctrl-C comes after that, not before.
+    wait_for(started.exists, timeout=120, what="the slow resource's create")
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130
-    assert "Ctrl-C: stopping terraform cleanly (press Ctrl-C again to kill it)" in out
-    assert err == ("error: interrupted: terraform (platform) stopped cleanly and saved its state\n")
+    assert (
+        "Ctrl-C: stopping terraform cleanly, it saves the state and releases its lock "
+        "(a second signal tells it to exit at once)" in out
+    )
+    assert err == (
+        "error: interrupted (Ctrl-C): terraform (platform) stopped cleanly and saved its state\n"
+    )
     assert tf_lab.objects() == [STATE]  # no lock left behind
     state = tf_lab.state("platform")  # readable JSON, with what was done before Ctrl-C
     assert "terraform_data.network" in tf_lab.addresses("platform")
