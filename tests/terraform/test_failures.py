@@ -80,8 +80,13 @@ def test_ctrl_c_during_apply_stops_terraform_cleanly(tf_lab: TfLab, tmp_path: Pa
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130
-    assert "Ctrl-C: stopping terraform cleanly (press Ctrl-C again to kill it)" in out
-    assert err == ("error: interrupted: terraform (platform) stopped cleanly and saved its state\n")
+    assert (
+        "Ctrl-C: stopping terraform cleanly, it saves the state and releases its lock "
+        "(a second signal tells it to exit at once)" in out
+    )
+    assert err == (
+        "error: interrupted (Ctrl-C): terraform (platform) stopped cleanly and saved its state\n"
+    )
     assert tf_lab.objects() == [STATE]  # no lock left behind
     state = tf_lab.state("platform")  # readable JSON, with what was done before Ctrl-C
     assert "terraform_data.network" in tf_lab.addresses("platform")

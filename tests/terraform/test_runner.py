@@ -169,8 +169,8 @@ esac
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
     assert err == (
-        "error: interrupted: terraform (platform) was killed; its state lock may still be "
-        "held (the next run names it and how to release it)\n"
+        "error: interrupted (Ctrl-C, then again): terraform (platform) was killed; its state "
+        "lock may still be held (the next run names it and how to release it)\n"
     )
 
 
@@ -333,7 +333,7 @@ esac
     _, err = process.communicate(timeout=20)  # both stopped: no 60 s wait
     assert process.returncode == 130
     assert err in {
-        f"error: interrupted: terraform ({root}) stopped cleanly and saved its state\n"
+        f"error: interrupted (Ctrl-C): terraform ({root}) stopped cleanly and saved its state\n"
         for root in ("platform", "tenants")
     }
     assert sorted(p.name for p in marks.iterdir()) == ["platform", "tenants"]
@@ -356,3 +356,12 @@ def test_every_retryable_pattern_says_why_and_the_reason_is_the_first_match() ->
     overloaded = Diagnostic("error", "Error creating Network", "googleapi: Error 503: backendError")
     assert reason_for(overloaded) == "Google's API is rate-limiting or failing"
     assert reason_for(Diagnostic("error", "Unsupported argument", "nope")) is None
+
+
+def test_text_from_terraform_or_the_bucket_is_printed_with_control_characters_escaped() -> None:
+    from mlflowk8s.terraform.results import printable
+
+    assert printable("a\x1b[2Jb\rc\x07\u2028d\x9b") == "a\\x1b[2Jb\\rc\\x07\\u2028d\\x9b"
+    assert printable("line one\n\tline two: ok") == "line one\n\tline two: ok"
+    hostile = Diagnostic("error", "Error \x1b]0;title\x07", "detail \x1b[31mred")
+    assert hostile.text() == "Error \\x1b]0;title\\x07: detail \\x1b[31mred"

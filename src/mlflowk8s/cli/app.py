@@ -92,8 +92,12 @@ for module in (lab_commands, user_commands, ops_commands, researcher_commands, v
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn our errors into one line and an exit code."""
     from mlflowk8s.errors import EXIT_FAILED, EXIT_INTERRUPTED, MlflowK8sError
+    from mlflowk8s.terraform.signals import SIGNALS
 
     verbose = any(arg in ("-v", "--verbose") for arg in (argv or sys.argv[1:]))
+    # SIGINT, SIGTERM and SIGHUP raise Interrupted (Typer turns KeyboardInterrupt into a
+    # silent exit 130), so `finally` blocks run and saved plans go.
+    SIGNALS.install_top_level()
     try:
         code = app(args=argv, prog_name="mlflowk8s", standalone_mode=False)
     except (MlflowK8sError, OSError) as exc:
@@ -107,9 +111,6 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(exc.exit_code)
         _error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         sys.exit(EXIT_FAILED)
-    except KeyboardInterrupt:
-        _error("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -130,6 +131,10 @@ def _error(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from mlflowk8s.terraform.results import printable
+
+    # Messages may quote the state bucket or Terraform: no control characters reach the
+    # terminal.
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(message)}"
+        f"[bold red]error:[/] {escape(printable(message))}"
     )

@@ -55,6 +55,15 @@ def run_lock(lab_dir: Path, env: str) -> Iterator[None]:
             f"(it holds {path}): wait for it to finish"
         ) from exc
     try:
+        # A run killed where nothing could clean up (kill -9) left its saved plans: they
+        # hold every input, secrets too. Under this lock no other run of ours uses them.
+        _remove_saved_plans(lab_dir, env)
         yield
     finally:
+        _remove_saved_plans(lab_dir, env)
         lock.release()
+
+
+def _remove_saved_plans(lab_dir: Path, env: str) -> None:
+    for plan in (lab_dir / WORK_DIR_NAME / env).glob("*.tfplan"):
+        plan.unlink(missing_ok=True)

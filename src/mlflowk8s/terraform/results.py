@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mlflowk8s.errors import OperationError, UsageError
 
@@ -24,7 +25,7 @@ class Diagnostic:
     def text(self) -> str:
         where = f" ({self.address})" if self.address else ""
         detail = f": {self.detail.strip()}" if self.detail.strip() else ""
-        return f"{self.summary}{where}{detail}"
+        return printable(f"{self.summary}{where}{detail}")
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,36 @@ class TerraformError(OperationError):
         return is_transient(self.result)
 
 
+class StateNotSaved(OperationError):
+    """Terraform could not save a root's state and wrote it to ``errored.tfstate``.
+
+    The backend holds an older state: any later run would plan from it (and create again
+    what exists), so everything stops until the file is pushed.
+    """
+
+    def __init__(self, root: str, chdir: Path, errored: Path, unlock_command: str) -> None:
+        self.root = root
+        self.errored = errored
+        super().__init__(
+            f"terraform could not save the {root} state to the state bucket and wrote it "
+            f"to {errored}; nothing more runs until it is pushed. Once the bucket is "
+            f"reachable: `terraform -chdir={chdir} state push {errored}` (if that names a "
+            f"held lock, release it with `{unlock_command}` first), then delete the file"
+        )
+
+
 class StateLocked(OperationError):
     """Another run (or a crashed one) holds the state lock of a root."""
 
     def __init__(self, root: str, lock: LockInfo, unlock_command: str) -> None:
         self.root = root
         self.lock = lock
-        who = lock.who or "an unknown user"
+        who = printable(lock.who) or "an unknown user"
         since = f" since {_short_time(lock.created)}" if lock.created else ""
-        operation = f" ({lock.operation})" if lock.operation else ""
+        operation = f" ({printable(lock.operation)})" if lock.operation else ""
         super().__init__(
-            f"the {root} state is locked by {who}{since}{operation}, lock ID {lock.lock_id}. "
+            f"the {root} state is locked by {who}{since}{operation}, lock ID "
+            f"{printable(lock.lock_id)}. "
             f"If no other run is active (a crashed or killed one), release it with "
             f"`{unlock_command}`"
         )
@@ -102,9 +122,21 @@ def _short_time(created: str) -> str:
     """'2026-11-28 15:24:02.330778967 +0000 UTC' -> '2026-11-28 15:24:02 UTC'."""
     match = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)?\s*(?:\+0000 )?(\S+)?", created)
     if not match:
-        return created
+        return printable(created)
     zone = match.group(2) or ""
-    return f"{match.group(1)} {zone}".strip()
+    return printable(f"{match.group(1)} {zone}".strip())
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """Text from the state bucket or Terraform, safe for a terminal: control characters
+    (ANSI escapes, carriage returns ...) shown escaped, as ``\\x1b``. Newlines and tabs stay.
+
+    Anyone who can write the state bucket writes the lock's ``Who``, for example.
+    """
+    return _CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
@@ -117,7 +149,7 @@ def _last_lines(text: str, count: int = 5) -> str:
         for line in text.splitlines()
         if line.strip(" │╷╵") and "CLI configuration" not in line
     ]
-    return " ".join(lines[-count:])
+    return printable(" ".join(lines[-count:]))
 
 
 def lock_info(result: RunResult) -> LockInfo | None:

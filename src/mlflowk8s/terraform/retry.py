@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from mlflowk8s.errors import OperationError, UsageError
-from mlflowk8s.terraform.results import Diagnostic, RunResult, TerraformError
+from mlflowk8s.terraform.results import Diagnostic, RunResult, TerraformError, printable
 
 # Base of the backoff in seconds (doubles per retry); tests set it to 0.
 DELAY_ENV = "MLFLOWK8S_RETRY_DELAY"
@@ -100,7 +100,7 @@ def retrying(
             delay = base * 2 ** (number - 1)
             first = exc.result.errors[0]
             note(
-                f"{root}: transient error ({first.summary}: {reason_for(first)}); "
+                f"{root}: transient error ({printable(first.summary)}: {reason_for(first)}); "
                 f"retry {number}/{RETRIES} in {delay:.0f} s"
             )
             time.sleep(delay)

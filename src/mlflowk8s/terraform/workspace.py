@@ -20,6 +20,7 @@ from mlflowk8s.progress import Progress
 from mlflowk8s.terraform.binary import find_terraform
 from mlflowk8s.terraform.results import TerraformError
 from mlflowk8s.terraform.runner import Terraform
+from mlflowk8s.terraform.signals import LAST_RUN_LOG, set_run_log, signal_name
 
 INFRA_ENV = "MLFLOWK8S_INFRA_DIR"
 _STAMP = ".mlflowk8s-init.json"
@@ -108,7 +109,8 @@ class Workspace:
         self._binary: Path | None = None
         self._digest: str | None = None
         self._runners: dict[str, Terraform] = {}
-        self._noted_interrupt = False
+        # After SIGHUP the outcome is written here: the terminal is gone.
+        set_run_log(work / LAST_RUN_LOG)
 
     @property
     def infra(self) -> Path:
@@ -156,11 +158,20 @@ class Workspace:
             write_atomic(save_as, dumps(outputs))
         return outputs
 
-    def _interrupted(self) -> None:
-        if self._noted_interrupt:
-            return
-        self._noted_interrupt = True
-        self.progress.note("Ctrl-C: stopping terraform cleanly (press Ctrl-C again to kill it)")
+    def _interrupted(self, count: int, signum: int) -> None:
+        name = signal_name(signum)
+        if count == 1:
+            self.progress.note(
+                f"{name}: stopping terraform cleanly, it saves the state and releases its "
+                "lock (a second signal tells it to exit at once)"
+            )
+        elif count == 2:
+            self.progress.note(
+                f"{name} again: terraform was told to exit at once. It may leave the state "
+                "lock held and the state unsaved: the next command says so; release a lock "
+                f"with `{self.unlock_command.format(lock_id='LOCK_ID')}` and push an "
+                "errored.tfstate as that command shows"
+            )
 
 
 def inputs_digest(*documents: object) -> str:

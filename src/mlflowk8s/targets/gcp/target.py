@@ -27,6 +27,7 @@ from mlflowk8s.targets.gcp.roots import (
     root_approve,
     tenant_target,
 )
+from mlflowk8s.targets.gcp.state_health import check_state
 from mlflowk8s.terraform.results import TerraformError
 from mlflowk8s.terraform.rollout import RootPlan
 from mlflowk8s.terraform.runner import forwarding_signals
@@ -89,6 +90,8 @@ class GcpTarget:
             self._check_required_apis(progress)
         else:
             self.require_apply_settings()
+            # Before anything is planned (and so before the platform can be changed).
+            check_state(roots, TENANTS)
             roots.root(TENANTS)
             handle.basis = dumps(outputs)
         targets = [tenant_target(user)] if user else []
@@ -196,6 +199,8 @@ class GcpTarget:
             )  # fmt: skip
         if tenants.path is not None:
             rollout.apply(tenants, replan_tenants, approve=asks)
+        # Records the state's lineage: a later deleted or replaced state is then noticed.
+        check_state(roots, TENANTS)
         return self.status(check_health=False)
 
     # -- the rest, in their own modules ----------------------------------------------

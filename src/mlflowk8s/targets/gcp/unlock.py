@@ -5,6 +5,7 @@ from __future__ import annotations
 from mlflowk8s.errors import OperationError, UsageError
 from mlflowk8s.targets.gcp import settings as s
 from mlflowk8s.targets.gcp.roots import ROOTS, Roots
+from mlflowk8s.terraform.results import printable
 
 
 def unlock(roots: Roots, lock_id: str) -> str:
@@ -20,7 +21,7 @@ def unlock(roots: Roots, lock_id: str) -> str:
     result = roots.root(root).force_unlock(lock_id)
     if result.code != 0:
         last = (result.stderr.strip().splitlines() or [f"exit code {result.code}"])[-1]
-        raise OperationError(f"terraform force-unlock ({root}) failed: {last}")
+        raise OperationError(f"terraform force-unlock ({root}) failed: {printable(last)}")
     return root
 
 

@@ -1,0 +1,53 @@
+"""Signals outside Terraform: one line naming the signal, exit 128 + its number."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+
+
+def holds_open(pid: int, path: Path) -> bool:
+    fds = Path(f"/proc/{pid}/fd")
+    for fd in fds.iterdir():
+        try:
+            if os.readlink(fd) == str(path):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [
+        (signal.SIGINT, 130, "error: interrupted (Ctrl-C)\n"),
+        (signal.SIGTERM, 143, "error: interrupted (SIGTERM)\n"),
+    ],
+)
+def test_signal_while_waiting_for_the_lab_lock(cli: Cli, signum: int, code: int, line: str) -> None:
+    from filelock import FileLock
+
+    assert cli("init", "--no-input", "--target", "local").code == 0
+    lock_path = (cli.lab / ".mlflowk8s" / "lab.lock").resolve()
+    with FileLock(str(lock_path)):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlflowk8s", "add-user", "bob", "--member", "bob@lab.org"],
+            cwd=cli.lab, env=cli.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not holds_open(process.pid, lock_path):  # waiting for the lock: an event
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == code
+    assert err == line
