@@ -8,6 +8,7 @@ from collections.abc import Callable
 from mlflowk8s import server
 from mlflowk8s.errors import UsageError
 from mlflowk8s.lab.settings import Settings
+from mlflowk8s.names import ascii_int, shown
 
 HOST = "MLFLOWK8S_LOCAL_HOST"
 BASE_PORT = "MLFLOWK8S_LOCAL_BASE_PORT"
@@ -38,9 +39,13 @@ def int_setting(settings: Settings, key: str, default: int, low: int, high: int)
     raw = settings.get(key)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise UsageError(f"{key}={raw!r} in {settings.path} is not a number from {low} to {high}")
-    return int(raw)
+    number = ascii_int(raw)
+    if number is None or not low <= number <= high:
+        raise UsageError(
+            f"{key}={shown(raw)} in {settings.path} is not a number from {low} to {high} "
+            "(digits 0-9)"
+        )
+    return number
 
 
 def base_port(settings: Settings) -> int:
