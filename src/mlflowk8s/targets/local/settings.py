@@ -17,6 +17,12 @@ DEFAULT_BASE_PORT = 5100
 DEFAULT_START_TIMEOUT = 300
 INSTALL_HINT = "pip install 'mlflowk8s[local]'"
 
+# Said by `init` and `status`: local servers have no sign-in in front of them.
+OPEN_ACCESS = (
+    "every account on this machine can read, change and delete every tenant's runs over "
+    f"HTTP ({server.LOCAL_HOST} has no sign-in)"
+)
+
 # Checked where they are used (they name their file and a fix there); none when read.
 CHECKS: dict[str, Callable[[str], object]] = {}
 
