@@ -24,6 +24,7 @@ from typing import Any
 from mlflowk8s.errors import ConfigFileError, UsageError
 from mlflowk8s.fileio import write_atomic
 from mlflowk8s.lab.locks import WORK_DIR_NAME
+from mlflowk8s.lab.strict_yaml import Refused, round_trip_yaml, strict_yaml
 from mlflowk8s.names import MAX_TENANT_LENGTH, TENANT_RE, is_email, is_host, shown
 
 USERS_FILE = "users.yaml"
@@ -45,8 +46,6 @@ YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
 # every edit slow (each one parses and rewrites it all under the lab lock).
 MAX_USERS = 2000
 MAX_FILE_BYTES = 1 << 20
-# Nesting deeper than users > name > members > member is never valid.
-MAX_DEPTH = 8
 
 
 def validate_name(name: str) -> str:
@@ -96,15 +95,6 @@ class User:
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "members": list(self.members), "retired": self.retired}
-
-
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    yaml = YAML()  # round-trip mode keeps comments and order
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    return yaml
 
 
 class UsersFile:
@@ -216,7 +206,7 @@ class UsersFile:
     # -- writing -------------------------------------------------------------------
     def dumps(self) -> str:
         stream = io.StringIO()
-        _yaml().dump(self._doc, stream)
+        round_trip_yaml().dump(self._doc, stream)
         return stream.getvalue()
 
     def save(self) -> bool:
@@ -246,59 +236,6 @@ def _flow_list(items: list[str]) -> Any:
 _TOO_BIG = f"{MAX_FILE_BYTES // (1 << 20)} MiB"
 
 
-class _Refused(Exception):
-    """YAML the users file never needs, found while composing (before anything is built)."""
-
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-def _strict_composer() -> Any:
-    """A composer that refuses anchors, aliases and duplicate keys, at their line.
-
-    Aliases let a few hundred bytes expand to gigabytes (every command hung on one), and a
-    duplicate key would silently let the last block win (``alice:`` twice).
-    """
-    from ruamel.yaml.composer import Composer
-    from ruamel.yaml.events import AliasEvent
-    from ruamel.yaml.nodes import ScalarNode
-
-    class StrictComposer(Composer):
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            event = self.parser.peek_event()
-            if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
-                raise _Refused(
-                    "anchors and aliases (&name, *name, <<) are not allowed: write each "
-                    "user out", event.start_mark.line + 1,
-                )  # fmt: skip
-            return super().compose_node(parent, index)
-
-        def compose_mapping_node(self, anchor: Any) -> Any:
-            node = super().compose_mapping_node(anchor)
-            seen: dict[str, int] = {}
-            for key, _ in node.value:
-                if not isinstance(key, ScalarNode):
-                    continue
-                line = key.start_mark.line + 1
-                if key.value in seen:
-                    raise _Refused(
-                        f"{shown(key.value)} is written twice (first at line "
-                        f"{seen[key.value]}): keep one", line,
-                    )  # fmt: skip
-                seen[key.value] = line
-            return node
-
-    return StrictComposer
-
-
-def _strict_yaml() -> Any:
-    yaml = _yaml()
-    yaml.Composer = _strict_composer()
-    yaml.max_depth = MAX_DEPTH
-    return yaml
-
-
 def parse_users(path: Path, text: str, editable: bool = True) -> UsersFile:
     """Parse and validate the text of a users file: the one reader, for every command.
 
@@ -315,8 +252,8 @@ def parse_users(path: Path, text: str, editable: bool = True) -> UsersFile:
             f"{MAX_USERS} users: one IAM policy holds 1,500 principals)",
         )  # fmt: skip
     try:
-        doc = _strict_yaml().load(text)
-    except _Refused as exc:
+        doc = strict_yaml().load(text)
+    except Refused as exc:
         raise ConfigFileError(path, str(exc), line=exc.line) from exc
     except MaxDepthExceededError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
@@ -328,7 +265,7 @@ def parse_users(path: Path, text: str, editable: bool = True) -> UsersFile:
     except YAMLError as exc:
         raise ConfigFileError(path, f"not valid YAML ({shown(exc, 80)})") from exc
     if doc is None:
-        doc = _yaml().load("users: {}\n")
+        doc = round_trip_yaml().load("users: {}\n")
     _validate(path, doc)
     if doc["users"] is None:
         from ruamel.yaml.comments import CommentedMap
@@ -354,7 +291,7 @@ def _validate(path: Path, doc: Any) -> None:
     for name, entry in doc["users"].items():
         try:
             _validate_entry(name, entry)
-        except _Refused as exc:
+        except Refused as exc:
             raise ConfigFileError(path, str(exc), line=exc.line) from exc
         except UsageError as exc:
             raise ConfigFileError(path, str(exc), line=_line(doc["users"], name)) from exc
@@ -384,13 +321,13 @@ def _validate_entry(name: object, entry: object) -> None:
         if not isinstance(member, str):
             # `members: [1, true]` would otherwise become the members '1' and 'True'.
             message = f"member {shown(member)} of {name!r} must be text such as user:EMAIL"
-            raise _Refused(message, line) if line else UsageError(message)
+            raise Refused(message, line) if line else UsageError(message)
         try:
             normalize_member(member)
         except UsageError as exc:
             if line is None:
                 raise
-            raise _Refused(str(exc), line) from exc
+            raise Refused(str(exc), line) from exc
 
 
 def _not_a_boolean(what: str, value: object) -> str:
