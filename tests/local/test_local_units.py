@@ -84,11 +84,13 @@ def test_socket_of_a_deep_lab_goes_to_a_private_recorded_folder(
 ) -> None:
     from mlflowk8s.targets.local import rundir
 
-    shallow = sv.Layout(tmp_path / "lab/.mlflowk8s/local")
-    assert shallow.socket == tmp_path / "lab/.mlflowk8s/local/supervisor.sock"
+    shallow = sv.Layout(Path("/tmp/lab/.mlflowk8s/local"))
+    assert shallow.socket == Path("/tmp/lab/.mlflowk8s/local/supervisor.sock")
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     deep = sv.Layout(tmp_path / ("d" * 120) / ".mlflowk8s/local")
-    socket_path = deep.socket
+    assert not deep.root.exists() and deep.socket.parent == deep.root  # not chosen: plan
+    socket_path = deep.choose_socket()
+    assert not deep.socket.exists()
     assert len(str(socket_path)) <= sv.MAX_SOCKET_PATH
     # Not the name another account could have guessed and created first.
     digest = hashlib.sha256(str(deep.root).encode()).hexdigest()[:16]
@@ -97,20 +99,20 @@ def test_socket_of_a_deep_lab_goes_to_a_private_recorded_folder(
     assert rundir.is_private(socket_path.parent)
     assert (deep.root / "socket-dir").read_text() == f"{socket_path.parent}\n"
     assert sv.Layout(deep.root).socket == socket_path  # recorded: stable per lab
-    assert sv.Layout(tmp_path / ("e" * 120)).socket.parent != socket_path.parent
+    assert sv.Layout(tmp_path / ("e" * 120)).choose_socket().parent != socket_path.parent
     # A recorded folder someone loosened is not used again.
     socket_path.parent.chmod(0o755)
-    assert sv.Layout(deep.root).socket.parent != socket_path.parent
+    assert sv.Layout(deep.root).choose_socket().parent != socket_path.parent
     # The user's own runtime folder is preferred when there is one.
     runtime = Path(tempfile.mkdtemp(prefix="rt-"))  # short, like /run/user/UID
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     other = sv.Layout(tmp_path / ("f" * 120) / ".mlflowk8s/local")
-    assert other.socket.parent.parent == runtime
-    assert rundir.is_private(other.socket.parent)
+    assert other.socket.parent.parent == runtime  # known before it is made
+    assert rundir.is_private(other.choose_socket().parent)
     # A runtime folder others may enter is not used.
     runtime.chmod(0o777)
     loose = sv.Layout(tmp_path / ("g" * 120) / ".mlflowk8s/local")
-    assert loose.socket.parent.parent != runtime
+    assert loose.choose_socket().parent.parent != runtime
     shutil.rmtree(runtime)
 
 
@@ -131,6 +133,7 @@ def test_a_deep_lab_runs_supervisord_on_a_private_socket(
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     layout = sv.Layout(tmp_path / ("d" * 110) / ".mlflowk8s" / "local")
     layout.root.mkdir(parents=True)
+    layout.choose_socket()  # as apply does, under the lab lock, before rendering
     layout.conf.write_text(sv.render_config(layout, []))
     supervisor = sv.Supervisor(layout)
     supervisor.start_daemon()

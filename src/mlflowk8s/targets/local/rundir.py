@@ -47,19 +47,27 @@ def make_private(folder: Path) -> Path:
     return folder
 
 
-def socket_path(root: Path) -> Path:
-    """The control socket of the supervisord whose files are in ``root``."""
+def socket_path(root: Path, choose: bool = False) -> Path:
+    """The control socket of the supervisord whose files are in ``root``.
+
+    Only ``choose`` (apply, under the lab lock) creates a folder: before that, a deep lab's
+    socket is its runtime-folder path, or, with none, a path in ``root`` no socket can have
+    (nothing runs yet), so plan and status write nothing.
+    """
     preferred = root / SOCKET_NAME
     if len(str(preferred)) <= MAX_SOCKET_PATH:
         return preferred
-    return _short_folder(root) / SOCKET_NAME
+    recorded = _read(root / RECORD)
+    if recorded is not None and is_private(recorded):
+        return recorded / SOCKET_NAME
+    if choose:
+        return _short_folder(root) / SOCKET_NAME
+    runtime = _runtime_folder(root, create=False)
+    return (runtime or root) / SOCKET_NAME
 
 
 def _short_folder(root: Path) -> Path:
     record = root / RECORD
-    recorded = _read(record)
-    if recorded is not None and is_private(recorded):
-        return recorded
     from filelock import FileLock
 
     make_private(root)
@@ -77,7 +85,7 @@ def _short_folder(root: Path) -> Path:
     return chosen
 
 
-def _runtime_folder(root: Path) -> Path | None:
+def _runtime_folder(root: Path, create: bool = True) -> Path | None:
     """``$XDG_RUNTIME_DIR/mlflowk8s-<hash>`` when the runtime folder is this user's own."""
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if not runtime or not Path(runtime).is_absolute() or not is_private(Path(runtime)):
@@ -86,6 +94,8 @@ def _runtime_folder(root: Path) -> Path | None:
     folder = Path(runtime) / f"mlflowk8s-{digest}"
     if len(str(folder / SOCKET_NAME)) > MAX_SOCKET_PATH:
         return None
+    if not create:
+        return folder
     try:
         return make_private(folder)
     except (OSError, OperationError):

@@ -77,6 +77,10 @@ class Layout:
         """The control socket, in a private folder (:mod:`rundir`)."""
         return rundir.socket_path(self.root)
 
+    def choose_socket(self) -> Path:
+        """Make the socket's private folder (a deep lab's is chosen and recorded once)."""
+        return rundir.socket_path(self.root, choose=True)
+
     @property
     def server_url(self) -> str:
         return f"unix://{self.socket}"

@@ -201,6 +201,9 @@ class LocalTarget:
             # Other accounts on a shared machine must not read the tenants' data or logs.
             self.root.mkdir(parents=True, exist_ok=True)
             self.root.chmod(0o700)
+            unchosen = self.layout.socket
+            if not diff.daemon_running and self.layout.choose_socket() != unchosen:
+                desired = self._desired()  # a deep lab's socket folder was chosen just now
             write_atomic(
                 self.ports_file,
                 dumps({"version": 1, "host": desired.host, "ports": desired.ports}),
