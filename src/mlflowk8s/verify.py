@@ -247,7 +247,7 @@ def tricks(mine: Tenant, other: Tenant) -> list[tuple[str, Request]]:
 
 def _with_trailing_dot(netloc: str) -> str:
     host, colon, port = netloc.rpartition(":")
-    if colon and port.isdigit() and not host.endswith("]"):
+    if colon and port.isascii() and port.isdigit() and not host.endswith("]"):
         return f"{host}.:{port}"
     return netloc + "."
 

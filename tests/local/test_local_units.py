@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -76,14 +79,77 @@ def test_changed_section_changes_digest_others_do_not(tmp_path: Path) -> None:
     assert sv.section_digest(bob) != sv.section_digest(alice)
 
 
-def test_socket_falls_back_to_short_path_for_deep_folders() -> None:
+def test_socket_of_a_deep_lab_goes_to_a_private_recorded_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflowk8s.targets.local import rundir
+
     shallow = sv.Layout(Path("/tmp/lab/.mlflowk8s/local"))
     assert shallow.socket == Path("/tmp/lab/.mlflowk8s/local/supervisor.sock")
-    deep = sv.Layout(Path("/tmp/" + "d" * 120 + "/.mlflowk8s/local"))
-    assert len(str(deep.socket)) <= sv.MAX_SOCKET_PATH
-    assert deep.socket.name.startswith("mlflowk8s-") and deep.socket.suffix == ".sock"
-    assert deep.socket == sv.Layout(deep.root).socket  # stable per lab
-    assert deep.socket != sv.Layout(Path("/tmp/" + "e" * 120)).socket
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    deep = sv.Layout(tmp_path / ("d" * 120) / ".mlflowk8s/local")
+    assert not deep.root.exists() and deep.socket.parent == deep.root  # not chosen: plan
+    socket_path = deep.choose_socket()
+    assert not deep.socket.exists()
+    assert len(str(socket_path)) <= sv.MAX_SOCKET_PATH
+    # Not the name another account could have guessed and created first.
+    digest = hashlib.sha256(str(deep.root).encode()).hexdigest()[:16]
+    assert socket_path.parent != Path(tempfile.gettempdir())
+    assert digest not in str(socket_path)
+    assert rundir.is_private(socket_path.parent)
+    assert (deep.root / "socket-dir").read_text() == f"{socket_path.parent}\n"
+    assert sv.Layout(deep.root).socket == socket_path  # recorded: stable per lab
+    assert sv.Layout(tmp_path / ("e" * 120)).choose_socket().parent != socket_path.parent
+    # A recorded folder someone loosened is not used again.
+    socket_path.parent.chmod(0o755)
+    assert sv.Layout(deep.root).choose_socket().parent != socket_path.parent
+    # The user's own runtime folder is preferred when there is one.
+    runtime = Path(tempfile.mkdtemp(prefix="rt-"))  # short, like /run/user/UID
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    other = sv.Layout(tmp_path / ("f" * 120) / ".mlflowk8s/local")
+    assert other.socket.parent.parent == runtime  # known before it is made
+    assert rundir.is_private(other.choose_socket().parent)
+    # A runtime folder others may enter is not used.
+    runtime.chmod(0o777)
+    loose = sv.Layout(tmp_path / ("g" * 120) / ".mlflowk8s/local")
+    assert loose.choose_socket().parent.parent != runtime
+    shutil.rmtree(runtime)
+
+
+def test_the_socket_folder_refuses_a_symlink(tmp_path: Path) -> None:
+    from mlflowk8s.targets.local import rundir
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(elsewhere)
+    with pytest.raises(OperationError, match="not a private folder of this user"):
+        rundir.make_private(tmp_path / "link")
+
+
+def test_a_deep_lab_runs_supervisord_on_a_private_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real supervisord, started as apply starts it, on a lab path too long for a socket."""
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    layout = sv.Layout(tmp_path / ("d" * 110) / ".mlflowk8s" / "local")
+    layout.root.mkdir(parents=True)
+    layout.choose_socket()  # as apply does, under the lab lock, before rendering
+    layout.conf.write_text(sv.render_config(layout, []))
+    supervisor = sv.Supervisor(layout)
+    supervisor.start_daemon()
+    try:
+        assert supervisor.is_running()
+        assert layout.socket.is_socket()
+        assert rundir_private(layout.socket.parent) and rundir_private(layout.root)
+    finally:
+        supervisor.shutdown()
+    assert not supervisor.is_running()
+
+
+def rundir_private(folder: Path) -> bool:
+    from mlflowk8s.targets.local import rundir
+
+    return rundir.is_private(folder)
 
 
 def test_ports_are_stable_never_reused_and_skip_busy_ones() -> None:
@@ -200,3 +266,37 @@ def test_destroy_needs_the_folder_name_and_purge_removes_data(cli: Cli) -> None:
     assert result.code == 0, result.stderr
     assert not data.exists()
     assert cli("destroy", "--yes").stdout.endswith("Destroyed.\n")
+
+
+def test_environments_of_one_lab_never_share_a_port(cli: Cli) -> None:
+    base = free_base_port()
+    _local_lab(cli, f"MLFLOWK8S_LOCAL_BASE_PORT={base}\n")
+    assert cli("add-user", "alice").code == 0
+    assert cli("add-user", "bob").code == 0
+    # What apply of the default environment records (it gave alice and bob their ports).
+    default = local_target.local_dir(cli.lab)
+    default.mkdir(parents=True)
+    (default / "ports.json").write_text(
+        json.dumps({"version": 1, "host": "127.0.0.1", "ports": {"alice": base, "bob": base + 1}})
+    )
+    plan = json.loads(cli("--env", "dev", "plan", "--json").stdout)
+    assert [c["address"] for c in plan["changes"]] == [
+        f"mlflow-alice (127.0.0.1:{base + 2})",
+        f"mlflow-bob (127.0.0.1:{base + 3})",
+    ]
+    assert json.loads(cli("plan", "--json").stdout)["changes"][0]["address"] == (
+        f"mlflow-alice (127.0.0.1:{base})"
+    )
+
+
+def test_init_and_status_say_every_local_account_can_reach_the_tenants(cli: Cli) -> None:
+    line = (
+        "every account on this machine can read, change and delete every tenant's runs over "
+        "HTTP (127.0.0.1 has no sign-in)"
+    )
+    result = cli("init", "--target", "local")
+    assert result.stdout.splitlines()[-1] == (
+        f"Note: {line}. Next: `mlflowk8s add-user NAME`, then `mlflowk8s apply`."
+    )
+    assert f"access: {line}\n" in cli("status", "--no-health").stdout
+    assert json.loads(cli("status", "--json").stdout)["facts"]["access"] == line

@@ -52,7 +52,7 @@ DEFAULT_HEADER = "Proxy-Authorization"
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 _ENTRY_RE = re.compile(
-    r"^(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:(?P<port>\d{1,5}))?$"
+    r"(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:(?P<port>[0-9]{1,5}))?"
 )
 # Anything a URL parser might read differently from the next one, or a header could carry.
 _UNSAFE_RE = re.compile(r"[\\\s\x00-\x1f\x7f]")
@@ -108,7 +108,7 @@ def _named_hosts(environ: Mapping[str, str]) -> frozenset[tuple[str, int]]:
         for entry in re.split(r"[,\s]+", environ.get(key, "").strip().lower()):
             if not entry:
                 continue
-            match = _ENTRY_RE.match(entry)
+            match = _ENTRY_RE.fullmatch(entry)
             port = int(match["port"]) if match and match["port"] else 443
             if not match or not 0 < port < 65536:
                 raise UsageError(

@@ -195,7 +195,7 @@ def env(
                 "no lab domain: run in the lab folder (or --lab-dir DIR), or pass --domain "
                 f"(none in {lc.settings().path})"
             )
-        if not HOST_RE.match(domain):
+        if not HOST_RE.fullmatch(domain):
             raise UsageError(f"--domain {domain!r} is not a lower-case host name")
         exports = lab_exports(public_url(domain, name), domain)
         audience = audience or _audience(lc)

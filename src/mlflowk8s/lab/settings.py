@@ -109,7 +109,7 @@ def _parse(path: Path, text: str) -> dict[str, str]:
     values: dict[str, str] = {}
     lines: dict[str, int] = {}
     for binding in parse_stream(io.StringIO(text)):
-        if binding.error or (binding.key is not None and not _KEY_RE.match(binding.key)):
+        if binding.error or (binding.key is not None and not _KEY_RE.fullmatch(binding.key)):
             raise ConfigFileError(path, "not a KEY=value line", line=_line_of(binding))
         if binding.key is not None:
             if binding.value is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from typing import Any
 from mlflowk8s.errors import ConfigFileError, UsageError
 from mlflowk8s.fileio import write_atomic
 from mlflowk8s.lab.locks import WORK_DIR_NAME
-from mlflowk8s.names import EMAIL_RE, HOST_RE, MAX_TENANT_LENGTH, TENANT_RE
+from mlflowk8s.lab.strict_yaml import Refused, round_trip_yaml, strict_yaml
+from mlflowk8s.names import MAX_TENANT_LENGTH, TENANT_RE, is_email, is_host, shown
 
 USERS_FILE = "users.yaml"
 EMPTY_USERS_FILE = (
@@ -40,13 +42,17 @@ RESERVED_PREFIXES = ("kube-", "goog")
 MEMBER_KINDS = ("user", "group", "serviceAccount", "domain")
 # YAML 1.1 read these as booleans, YAML 1.2 (ours) as text: refused, never guessed.
 YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
+# Limits of the file: one IAM policy holds 1,500 principals anyway, and a bigger file makes
+# every edit slow (each one parses and rewrites it all under the lab lock).
+MAX_USERS = 2000
+MAX_FILE_BYTES = 1 << 20
 
 
 def validate_name(name: str) -> str:
     """Return ``name`` if it can name a tenant, else raise :class:`UsageError`."""
-    if not 1 <= len(name) <= MAX_NAME_LENGTH or not NAME_RE.match(name):
+    if not 1 <= len(name) <= MAX_NAME_LENGTH or not NAME_RE.fullmatch(name):
         raise UsageError(
-            f"invalid user name {name!r}: use 1 to {MAX_NAME_LENGTH} lower-case letters, "
+            f"invalid user name {shown(name)}: use 1 to {MAX_NAME_LENGTH} lower-case letters, "
             "digits and '-', starting with a letter and not ending with '-'"
         )
     if name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES):
@@ -57,20 +63,27 @@ def validate_name(name: str) -> str:
 
 
 def normalize_member(member: str) -> str:
-    """Return the canonical ``kind:value`` form of a member; a bare email means ``user:``."""
+    """Return the canonical ``kind:value`` form of a member; a bare email means ``user:``.
+
+    The value is stored lower-case: IAM compares emails and domains without case, so
+    ``user:ALICE@LAB.ORG`` and ``user:alice@lab.org`` are one member.
+    """
     text = member.strip()
     kind, sep, value = text.partition(":")
     if not sep:
         kind, value = "user", text
     if kind not in MEMBER_KINDS:
         raise UsageError(
-            f"invalid member {member!r}: use {', '.join(k + ':' for k in MEMBER_KINDS)} "
+            f"invalid member {shown(member)}: use {', '.join(k + ':' for k in MEMBER_KINDS)} "
             "followed by an email (or a domain for domain:), or a bare email"
         )
-    ok = HOST_RE.match(value) if kind == "domain" else EMAIL_RE.match(value)
-    if not ok:
-        what = "a domain" if kind == "domain" else "an email address"
-        raise UsageError(f"invalid member {member!r}: {value!r} is not {what}")
+    value = value.lower()
+    if not (is_host(value) if kind == "domain" else is_email(value)):
+        what = (
+            "a domain" if kind == "domain"
+            else "an email address (at most 64 characters before '@', a domain after it)"
+        )  # fmt: skip
+        raise UsageError(f"invalid member {shown(member)}: {shown(value)} is not {what}")
     return f"{kind}:{value}"
 
 
@@ -82,15 +95,6 @@ class User:
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "members": list(self.members), "retired": self.retired}
-
-
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    yaml = YAML()  # round-trip mode keeps comments and order
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    return yaml
 
 
 class UsersFile:
@@ -136,7 +140,7 @@ class UsersFile:
         return User(
             name=name,
             # A hand-written bare email is a user: (as on the command line).
-            members=tuple(normalize_member(str(m)) for m in entry.get("members") or ()),
+            members=tuple(_unique(normalize_member(str(m)) for m in entry.get("members") or ())),
             retired=bool(entry.get("retired", False)),
         )
 
@@ -156,6 +160,12 @@ class UsersFile:
             existing = entry.setdefault("members", [])
             existing.extend(m for m in normalized if m not in user.members)
             return "restored"
+        if len(self._users) >= MAX_USERS:
+            raise UsageError(
+                f"{self.path} already holds {MAX_USERS} users, the most it may: one IAM policy "
+                "holds 1,500 principals; retire and purge users (`mlflowk8s remove-user NAME "
+                "--purge`), or split the lab"
+            )
         entry = CommentedMap()
         entry["members"] = _flow_list(normalized)
         self._editing()[name] = entry
@@ -196,12 +206,19 @@ class UsersFile:
     # -- writing -------------------------------------------------------------------
     def dumps(self) -> str:
         stream = io.StringIO()
-        _yaml().dump(self._doc, stream)
+        round_trip_yaml().dump(self._doc, stream)
         return stream.getvalue()
 
     def save(self) -> bool:
-        """Write the file atomically; call under the lab lock."""
-        return write_atomic(self.path, self.dumps())
+        """Write the file atomically; call under the lab lock.
+
+        A symlinked users.yaml (kept in another repository, say) stays a symlink: its
+        target is what is rewritten.
+        """
+        text = self.dumps()
+        if len(text.encode()) > MAX_FILE_BYTES:
+            raise UsageError(f"{self.path} would grow past {_TOO_BIG}; nothing was changed")
+        return write_atomic(Path(os.path.realpath(self.path)), text)
 
 
 def _unique(items: Any) -> list[str]:
@@ -216,23 +233,39 @@ def _flow_list(items: list[str]) -> Any:
     return seq
 
 
+_TOO_BIG = f"{MAX_FILE_BYTES // (1 << 20)} MiB"
+
+
 def parse_users(path: Path, text: str, editable: bool = True) -> UsersFile:
     """Parse and validate the text of a users file: the one reader, for every command.
 
     Round-trip ruamel.yaml (YAML 1.2) for reads and edits alike, so every command reads the
-    same values and knows each one's line.
+    same values and knows each one's line. Error lines never quote more than a few words.
     """
+    from ruamel.yaml.composer import MaxDepthExceededError
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    size = len(text.encode())
+    if size > MAX_FILE_BYTES:
+        raise ConfigFileError(
+            path, f"is {size:,} bytes, more than the {_TOO_BIG} a users file may hold (at most "
+            f"{MAX_USERS} users: one IAM policy holds 1,500 principals)",
+        )  # fmt: skip
     try:
-        doc = _yaml().load(text)
+        doc = strict_yaml().load(text)
+    except Refused as exc:
+        raise ConfigFileError(path, str(exc), line=exc.line) from exc
+    except MaxDepthExceededError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ConfigFileError(path, "nested deeper than a users file ever is", line=line) from exc
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigFileError(path, f"not valid YAML ({exc.problem})", line=line) from exc
+        problem = shown(exc.problem, 80).strip("'\"")
+        raise ConfigFileError(path, f"not valid YAML ({problem})", line=line) from exc
     except YAMLError as exc:
-        raise ConfigFileError(path, f"not valid YAML ({exc})") from exc
+        raise ConfigFileError(path, f"not valid YAML ({shown(exc, 80)})") from exc
     if doc is None:
-        doc = _yaml().load("users: {}\n")
+        doc = round_trip_yaml().load("users: {}\n")
     _validate(path, doc)
     if doc["users"] is None:
         from ruamel.yaml.comments import CommentedMap
@@ -250,9 +283,16 @@ def _validate(path: Path, doc: Any) -> None:
         raise ConfigFileError(
             path, "'users:' must map user names to settings", line=_line(doc, "users")
         )
+    if len(doc["users"]) > MAX_USERS:
+        raise ConfigFileError(
+            path, f"holds {len(doc['users'])} users, more than the {MAX_USERS} a lab may have "
+            "(one IAM policy holds 1,500 principals): split the lab", line=_line(doc, "users"),
+        )  # fmt: skip
     for name, entry in doc["users"].items():
         try:
             _validate_entry(name, entry)
+        except Refused as exc:
+            raise ConfigFileError(path, str(exc), line=exc.line) from exc
         except UsageError as exc:
             raise ConfigFileError(path, str(exc), line=_line(doc["users"], name)) from exc
         retired = entry.get("retired", False) if isinstance(entry, dict) else False
@@ -262,7 +302,9 @@ def _validate(path: Path, doc: Any) -> None:
 
 
 def _validate_entry(name: object, entry: object) -> None:
-    validate_name(str(name))
+    if not isinstance(name, str):
+        raise UsageError(f"user name {shown(name)} must be text, not a {type(name).__name__}")
+    validate_name(name)
     if entry is None:
         return
     if not isinstance(entry, dict):
@@ -270,20 +312,37 @@ def _validate_entry(name: object, entry: object) -> None:
     unknown = set(entry) - {"members", "retired"}
     if unknown:
         keys = ", ".join(sorted(map(str, unknown)))
-        raise UsageError(f"user {name!r} has unknown keys: {keys}")
+        raise UsageError(f"user {name!r} has unknown keys: {shown(keys).strip(chr(39))}")
     members = entry.get("members") or []
     if not isinstance(members, list):
         raise UsageError(f"members of {name!r} must be a list")
-    for member in members:
-        normalize_member(str(member))
+    for index, member in enumerate(members):
+        line = _item_line(members, index)
+        if not isinstance(member, str):
+            # `members: [1, true]` would otherwise become the members '1' and 'True'.
+            message = f"member {shown(member)} of {name!r} must be text such as user:EMAIL"
+            raise Refused(message, line) if line else UsageError(message)
+        try:
+            normalize_member(member)
+        except UsageError as exc:
+            if line is None:
+                raise
+            raise Refused(str(exc), line) from exc
 
 
 def _not_a_boolean(what: str, value: object) -> str:
     if str(value).lower() in YAML11_BOOLEANS:
         # PyYAML and older tools read `yes` as true; we would read it as text: say so.
-        return f"{what} is {value!r}: YAML 1.1 reads it as a boolean, YAML 1.2 as text; " \
+        return f"{what} is {shown(value)}: YAML 1.1 reads it as a boolean, YAML 1.2 as text; " \
             "write true/false"  # fmt: skip
-    return f"{what} must be true or false, not {value!r}: write true/false"
+    return f"{what} must be true or false, not {shown(value)}: write true/false"
+
+
+def _item_line(sequence: Any, index: int) -> int | None:
+    try:
+        return int(sequence.lc.item(index)[0]) + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return None
 
 
 def _line(mapping: Any, key: Any) -> int | None:

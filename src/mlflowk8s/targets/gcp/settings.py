@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from mlflowk8s.errors import UsageError
 from mlflowk8s.lab.settings import Settings
-from mlflowk8s.names import HOST_RE
+from mlflowk8s.names import HOST_RE, ascii_int, shown
 
 PROJECT = "GCP_PROJECT"
 REGION = "GCP_REGION"
@@ -32,9 +32,10 @@ OPTIONAL_PLATFORM_SETTINGS: dict[str, tuple[str, str]] = {
     "CLOUDSQL_TIER": ("cloudsql_tier", "str"),
 }
 
-_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+# Whole-string patterns (fullmatch): a trailing newline must not reach the tfvars.
+_PROJECT_RE = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_REGION_RE = re.compile(r"[a-z]+-[a-z]+[0-9]+")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
 # .env syntax, not YAML: the words admins already write in shell-style files.
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
@@ -51,8 +52,8 @@ def _pattern_check(key: str) -> Callable[[str], object]:
     pattern, what = _PATTERNS[key]
 
     def check(value: str) -> str:
-        if not pattern.match(value):
-            raise UsageError(f"{key}={value!r} is not {what}")
+        if not pattern.fullmatch(value):
+            raise UsageError(f"{key}={shown(value)} is not {what}")
         return value
 
     return check
@@ -65,9 +66,10 @@ def _convert(key: str, value: str) -> object:
             raise UsageError(f"{key}={value!r} is not true or false")
         return _BOOL_WORDS[value.lower()]
     if kind == "int":
-        if not value.isdigit():
-            raise UsageError(f"{key}={value!r} is not a whole number")
-        return int(value)
+        number = ascii_int(value)
+        if number is None:
+            raise UsageError(f"{key}={shown(value)} is not a whole number (digits 0-9)")
+        return number
     if kind == "list":
         return [item.strip() for item in value.split(",") if item.strip()]
     return value

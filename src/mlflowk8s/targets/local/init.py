@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mlflowk8s.targets.base import Prompt
+from mlflowk8s.targets.local.settings import OPEN_ACCESS
 
 
 class LocalInit:
@@ -28,4 +29,4 @@ class LocalInit:
         return False
 
     def next_step(self, values: Mapping[str, str]) -> str | None:
-        return None
+        return f"Note: {OPEN_ACCESS}. Next: `mlflowk8s add-user NAME`, then `mlflowk8s apply`."

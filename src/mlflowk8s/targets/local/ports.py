@@ -1,10 +1,16 @@
-"""Each local tenant's port: recorded once in ``ports.json``, never given to another user."""
+"""Each local tenant's port: recorded once in ``ports.json``, never given to another user.
+
+Each environment (``--env``) keeps its own ``ports.json``; together they are the lab's one
+allocation: a port recorded by any environment is never given out by another, so the
+tenants of ``default`` and ``dev`` can run side by side. Ports are given out under the
+lab lock, so two environments' applies never pick the same one.
+"""
 
 from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from mlflowk8s.errors import OperationError
@@ -25,6 +31,15 @@ def read_ports(path: Path) -> dict[str, int]:
         ) from exc
 
 
+def ports_of_other_environments(ports_file: Path) -> set[int]:
+    """Ports recorded by the lab's other environments (``.mlflowk8s/local*/ports.json``)."""
+    taken: set[int] = set()
+    for other in sorted(ports_file.parent.parent.glob("local*/ports.json")):
+        if other.parent != ports_file.parent:
+            taken.update(read_ports(other).values())
+    return taken
+
+
 def port_free(host: str, port: int) -> bool:
     """Whether a server could listen on ``host:port`` now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -37,15 +52,16 @@ def port_free(host: str, port: int) -> bool:
 
 
 def allocate_ports(
-    recorded: dict[str, int], users: Iterable[str], host: str, base: int
-) -> dict[str, int]:
+    recorded: dict[str, int], users: Iterable[str], host: str, base: int,
+    reserved: Collection[int] = (),
+) -> dict[str, int]:  # fmt: skip
     """Give each user without a port the lowest free one from ``base`` up.
 
-    Ports already recorded (for anyone, retired or purged) are never given again, and
-    ports other programs listen on are skipped.
+    Ports already recorded (for anyone, retired or purged) are never given again, nor the
+    ``reserved`` ones (other environments'), and ports other programs listen on are skipped.
     """
     ports = dict(recorded)
-    taken = set(ports.values())
+    taken = set(ports.values()) | set(reserved)
     candidate = base
     for user in users:
         if user in ports:

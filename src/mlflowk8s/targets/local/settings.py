@@ -8,6 +8,7 @@ from collections.abc import Callable
 from mlflowk8s import server
 from mlflowk8s.errors import UsageError
 from mlflowk8s.lab.settings import Settings
+from mlflowk8s.names import ascii_int, shown
 
 HOST = "MLFLOWK8S_LOCAL_HOST"
 BASE_PORT = "MLFLOWK8S_LOCAL_BASE_PORT"
@@ -15,6 +16,12 @@ START_TIMEOUT = "MLFLOWK8S_LOCAL_START_TIMEOUT"
 DEFAULT_BASE_PORT = 5100
 DEFAULT_START_TIMEOUT = 300
 INSTALL_HINT = "pip install 'mlflowk8s[local]'"
+
+# Said by `init` and `status`: local servers have no sign-in in front of them.
+OPEN_ACCESS = (
+    "every account on this machine can read, change and delete every tenant's runs over "
+    f"HTTP ({server.LOCAL_HOST} has no sign-in)"
+)
 
 # Checked where they are used (they name their file and a fix there); none when read.
 CHECKS: dict[str, Callable[[str], object]] = {}
@@ -38,9 +45,13 @@ def int_setting(settings: Settings, key: str, default: int, low: int, high: int)
     raw = settings.get(key)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise UsageError(f"{key}={raw!r} in {settings.path} is not a number from {low} to {high}")
-    return int(raw)
+    number = ascii_int(raw)
+    if number is None or not low <= number <= high:
+        raise UsageError(
+            f"{key}={shown(raw)} in {settings.path} is not a number from {low} to {high} "
+            "(digits 0-9)"
+        )
+    return number
 
 
 def base_port(settings: Settings) -> int:

@@ -21,7 +21,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from mlflowk8s.errors import OperationError, UsageError
+from mlflowk8s.targets.local import rundir
 
 # Set in supervisord's environment, inherited by every process it starts.
 MARKER_ENV = "MLFLOWK8S_LOCAL_DIR"
-# AF_UNIX paths hold at most 107 bytes on Linux (103 on macOS); leave some room.
-MAX_SOCKET_PATH = 100
+MAX_SOCKET_PATH = rundir.MAX_SOCKET_PATH
 DAEMON_START_TIMEOUT = 20.0
 SHUTDOWN_TIMEOUT = 60.0
 
@@ -75,12 +74,12 @@ class Layout:
 
     @property
     def socket(self) -> Path:
-        """The control socket: in the folder, or a short path under /tmp for deep folders."""
-        preferred = self.root / "supervisor.sock"
-        if len(str(preferred)) <= MAX_SOCKET_PATH:
-            return preferred
-        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / f"mlflowk8s-{digest}.sock"
+        """The control socket, in a private folder (:mod:`rundir`)."""
+        return rundir.socket_path(self.root)
+
+    def choose_socket(self) -> Path:
+        """Make the socket's private folder (a deep lab's is chosen and recorded once)."""
+        return rundir.socket_path(self.root, choose=True)
 
     @property
     def server_url(self) -> str:
@@ -255,6 +254,9 @@ class Supervisor:
     def start_daemon(self) -> None:
         """Start supervisord with the rendered config (it daemonizes) and wait for it."""
         self.layout.logs.mkdir(parents=True, exist_ok=True)
+        # Whoever reaches the socket controls every tenant: its folder is the owner's only.
+        rundir.make_private(self.layout.root)
+        rundir.make_private(self.layout.socket.parent)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "SUPERVISOR_"))}
         env[MARKER_ENV] = str(self.layout.root)
         command = [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.layout.conf)]

@@ -40,7 +40,7 @@ from mlflowk8s.targets.base import (
 from mlflowk8s.targets.local import settings as ls
 from mlflowk8s.targets.local import supervisor as sv
 from mlflowk8s.targets.local.init import LocalInit
-from mlflowk8s.targets.local.ports import allocate_ports, read_ports
+from mlflowk8s.targets.local.ports import allocate_ports, ports_of_other_environments, read_ports
 from mlflowk8s.targets.local.state import (
     DEAD,
     Applied,
@@ -109,7 +109,10 @@ class LocalTarget:
         base = ls.base_port(self.settings)
         ls.require_tools()
         active = self.lab.users().active_users()
-        ports = allocate_ports(read_ports(self.ports_file), (u.name for u in active), host, base)
+        ports = allocate_ports(
+            read_ports(self.ports_file), (u.name for u in active), host, base,
+            reserved=ports_of_other_environments(self.ports_file),
+        )  # fmt: skip
         programs = {user.name: self._program(user, host, ports[user.name]) for user in active}
         config = sv.render_config(self.layout, list(programs.values()))
         return Desired(host, ports, programs, config)
@@ -198,6 +201,9 @@ class LocalTarget:
             # Other accounts on a shared machine must not read the tenants' data or logs.
             self.root.mkdir(parents=True, exist_ok=True)
             self.root.chmod(0o700)
+            unchosen = self.layout.socket
+            if not diff.daemon_running and self.layout.choose_socket() != unchosen:
+                desired = self._desired()  # a deep lab's socket folder was chosen just now
             write_atomic(
                 self.ports_file,
                 dumps({"version": 1, "host": desired.host, "ports": desired.ports}),
@@ -327,6 +333,7 @@ class LocalTarget:
             "config": str(self.layout.conf),
             "data": str(self.data_dir),
             "logs": str(self.layout.logs),
+            "access": ls.OPEN_ACCESS,
         }
         return Status(tenants=tenants, facts=facts)
 
