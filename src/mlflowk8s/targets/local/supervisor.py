@@ -308,6 +308,19 @@ class Supervisor:
                 if exc.faultCode != Faults.BAD_NAME:
                     raise
 
+    def stop_group(self, name: str) -> None:
+        """Stop a group's processes, waiting until they have exited; it stays loaded."""
+        import xmlrpc.client
+
+        from supervisor.xmlrpc import Faults
+
+        with self._errors(f"stop {name}"):
+            try:
+                self._rpc().stopProcessGroup(name, True)
+            except xmlrpc.client.Fault as exc:
+                if exc.faultCode != Faults.NOT_RUNNING:
+                    raise
+
     def start_group(self, name: str) -> None:
         import xmlrpc.client
 
