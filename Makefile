@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python -m tests.terraform.bench_plan
 	$(BIN)/python tests/local/bench_local.py
+	$(BIN)/python bench/bench_backup.py
 	$(BIN)/python bench/bench_server.py
 
 clean:
