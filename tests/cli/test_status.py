@@ -25,3 +25,18 @@ def test_check_fails_for_an_active_tenant_without_a_server(cli: Cli) -> None:
     assert cli("status", "zed").code == 2
     both = cli("status", "--check", "--no-health")
     assert both.code == 2 and "--check needs the health probes" in both.stderr
+
+
+def test_table_never_cuts_a_url_on_a_narrow_terminal(cli: Cli) -> None:
+    assert cli("init", "--target", "local").code == 0
+    assert cli("add-user", "alice").code == 0
+    base = free_base_port()
+    local = cli.lab / ".mlflowk8s" / "local"
+    local.mkdir(parents=True)
+    ports = {"version": 1, "host": "127.0.0.1", "ports": {"alice": base}}
+    (local / "ports.json").write_text(json.dumps(ports))  # as apply records it
+    cli.env["COLUMNS"] = "20"
+    lines = cli("status").stdout.splitlines()
+    assert lines[1].split() == ["alice", f"http://127.0.0.1:{base}/alice/",
+                                "supervisord", "not", "running", "unhealthy", "-"]  # fmt: skip
+    assert "..." not in "".join(lines) and "…" not in "".join(lines)
