@@ -71,7 +71,7 @@ class LocalOperations:
 
     # -- logs -----------------------------------------------------------------------------------
     def log_file(self, name: str) -> Path:
-        return self.layout.logs / f"{program_name(name)}.log"
+        return self.layout.program_log(program_name(name))
 
     def logs(
         self, name: str, *, follow: bool, since: float | None, lines: int | None

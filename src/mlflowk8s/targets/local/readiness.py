@@ -60,7 +60,7 @@ def wait(supervisor: sv.Supervisor, urls: dict[str, str], timeout: int, progress
                   in ("FATAL", "STOPPED")]  # fmt: skip
         if failed or time.monotonic() > deadline:
             name = (failed or sorted(pending))[0]
-            log = supervisor.layout.logs / f"{program_name(name)}.log"
+            log = supervisor.layout.program_log(program_name(name))
             why = "failed to start" if failed else f"did not answer within {timeout} s"
             last = sv.tail(log)
             raise OperationError(

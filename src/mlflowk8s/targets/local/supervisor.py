@@ -69,6 +69,10 @@ class Layout:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    def program_log(self, program: str) -> Path:
+        """Where supervisord writes a program's output (rotated beside it as ``.1``..)."""
+        return self.logs / f"{program}.log"
+
     @property
     def pidfile(self) -> Path:
         return self.root / "supervisord.pid"

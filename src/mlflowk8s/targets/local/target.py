@@ -118,7 +118,7 @@ class LocalTarget(LocalOperations):
             command=command.argv,
             env=command.env,
             directory=data,
-            logfile=self.layout.logs / f"{program_name(user.name)}.log",
+            logfile=self.layout.program_log(program_name(user.name)),
         )
 
     def _snapshot(self, user: str | None) -> tuple[Desired, dict[str, sv.ProcessInfo], Diff]:
