@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python -m tests.terraform.bench_plan
 	$(BIN)/python tests/local/bench_local.py
+	$(BIN)/python bench/bench_backup.py
 	$(BIN)/python bench/bench_server.py
 	$(BIN)/python -m tests.server.bench_artifacts
 

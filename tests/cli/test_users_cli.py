@@ -207,3 +207,46 @@ def test_version(cli: Cli) -> None:
     from mlflowk8s import __version__
 
     assert cli("--version").stdout == f"mlflowk8s {__version__}\n"
+
+
+def test_add_user_again_with_the_same_members_is_a_no_op(cli: Cli, lab: Path) -> None:
+    before = snapshot(lab)
+    again = cli("add-user", "alice", "-m", "alice@lab.org")
+    assert (again.code, again.stdout) == (
+        0, "User alice already exists with these members: nothing changed.\n",
+    )  # fmt: skip
+    assert snapshot(lab) == before
+    other = cli("add-user", "alice", "-m", "bob@lab.org")
+    assert other.code == 2 and "already exists" in other.stderr
+
+
+def test_purge_answered_no_changes_nothing(cli: Cli, lab: Path) -> None:
+    """On a terminal (a pseudo-terminal here), answering "n" says nothing was changed."""
+    import os
+    import pty
+
+    before = snapshot(lab)
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflowk8s", "remove-user", "alice", "--purge"],
+            cwd=lab, env=cli.env, stdin=slave, stdout=slave, stderr=slave,
+        )  # fmt: skip
+        os.close(slave)
+        out = b""
+        while b"[y/N]" not in out:
+            out += os.read(master, 1024)
+        os.write(master, b"n\n")
+        assert proc.wait(timeout=120) == 1
+        while True:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:  # the terminal's other end closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+    assert "Not confirmed: nothing was changed." in out.decode()
+    assert snapshot(lab) == before

@@ -126,7 +126,7 @@ def test_taken_port_supervisord_down_orphans_and_purge(local_lab: LocalLab) -> N
     assert lab.supervisorctl("shutdown").returncode == 0
     _wait_gone(lab_pids(lab.root))
     lab.ok("add-user", "erin")
-    assert lab.tenants()["dave"]["state"] == "stopped"
+    assert lab.tenants()["dave"]["state"] == "supervisord not running"
 
     # Another program took dave's port: apply names it and starts nothing.
     ports_before = (lab.root / "ports.json").read_text()

@@ -226,9 +226,9 @@ def test_plan_shows_starts_and_writes_nothing(cli: Cli) -> None:
     assert not (work / "local").exists()
     status = json.loads(cli("status", "--json").stdout)
     assert [(t["name"], t["url"], t["state"], t["healthy"]) for t in status["tenants"]] == [
-        ("alice", "", "not started", None),
+        ("alice", "", "not started", False),  # checkable here: no server is not healthy
         ("bob", "", "retired", None),
-        ("carol", "", "not started", None),
+        ("carol", "", "not started", False),
     ]
     assert status["facts"]["supervisord"] == "not running"
 

@@ -125,9 +125,9 @@ def test_status_shows_every_tenant_url_and_the_address_facts(tf_lab: TfLab) -> N
     result = tf_lab("status", "--no-health")
     assert result.code == 0, result.stderr
     assert [line.rstrip() for line in result.stdout.splitlines()] == [
-        " user   url                            state    health  members",
-        " alice  https://mlflow.lab.org/alice/  applied  -       user:alice@lab.org",
-        " bob    https://mlflow.lab.org/bob/    retired  -       group:bob-team@lab.org",
+        "USER   URL                            STATE    HEALTH  MEMBERS",
+        "alice  https://mlflow.lab.org/alice/  applied  -       user:alice@lab.org",
+        "bob    https://mlflow.lab.org/bob/    retired  -       group:bob-team@lab.org",
         f"domain: {DOMAIN}",
         "ip_address: 203.0.113.10",
         "cluster: mlflow-default (europe-west1-b)",

@@ -13,9 +13,12 @@ from typing import Annotated
 import typer
 
 from mlflowk8s import __version__
+from mlflowk8s.cli import backup as backup_commands
 from mlflowk8s.cli import lab as lab_commands
 from mlflowk8s.cli import ops as ops_commands
 from mlflowk8s.cli import researcher as researcher_commands
+from mlflowk8s.cli import service as service_commands
+from mlflowk8s.cli import tenant_ops as tenant_commands
 from mlflowk8s.cli import users as user_commands
 from mlflowk8s.cli import verify as verify_commands
 from mlflowk8s.cli.context import App
@@ -29,13 +32,14 @@ Identity-Aware Proxy) or http://127.0.0.1:<port>/<user>/ (local target).
 First steps (admin):  mlflowk8s init, mlflowk8s add-user alice --member alice@lab.org,
 mlflowk8s apply.  Researchers: mlflowk8s login, then eval "$(mlflowk8s env alice)".
 
-Exit codes: 0 ok, 1 an operation failed, 2 bad input or usage, 130 interrupted.
+Exit codes: 0 ok, 1 an operation failed, 2 bad input or usage, 130 interrupted
+(plan --detailed-exitcode: 0 no changes, 2 changes, 1 any error).
+Shell completion: mlflowk8s --install-completion (bash, zsh, fish).
 """
 
 app = typer.Typer(
     help=HELP,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -85,16 +89,22 @@ def root(
     ctx.obj = App(lab_dir=lab_dir, env=env, verbose=verbose)
 
 
-for module in (lab_commands, user_commands, ops_commands, researcher_commands, verify_commands):
+for module in (
+    lab_commands, user_commands, ops_commands, tenant_commands, backup_commands,
+    service_commands, researcher_commands, verify_commands,
+):  # fmt: skip
     module.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn our errors into one line and an exit code."""
-    from mlflowk8s.errors import EXIT_FAILED, EXIT_INTERRUPTED, MlflowK8sError
+    from mlflowk8s.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MlflowK8sError
     from mlflowk8s.terraform.signals import SIGNALS
 
-    verbose = any(arg in ("-v", "--verbose") for arg in (argv or sys.argv[1:]))
+    args = argv or sys.argv[1:]
+    verbose = any(arg in ("-v", "--verbose") for arg in args)
+    # terraform's convention: with -detailed-exitcode, 2 means "changes", so errors are 1.
+    detailed = "--detailed-exitcode" in args
     # SIGINT, SIGTERM and SIGHUP raise Interrupted (Typer turns KeyboardInterrupt into a
     # silent exit 130), so `finally` blocks run and saved plans go.
     SIGNALS.install_top_level()
@@ -108,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         if isinstance(exc, MlflowK8sError):
             _error(str(exc))
-            sys.exit(exc.exit_code)
+            sys.exit(EXIT_FAILED if detailed and exc.exit_code == EXIT_USAGE else exc.exit_code)
         _error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         sys.exit(EXIT_FAILED)
     except typer.Exit as exc:
@@ -123,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         if not callable(show) or not isinstance(exit_code, int):
             raise
         show()
-        sys.exit(exit_code)
+        sys.exit(EXIT_FAILED if detailed and exit_code == EXIT_USAGE else exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
 

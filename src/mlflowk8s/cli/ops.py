@@ -10,7 +10,7 @@ from mlflowk8s.cli.context import App, app_of, confirm, confirm_by_typing
 from mlflowk8s.cli.progress import LiveProgress
 
 if TYPE_CHECKING:
-    from mlflowk8s.targets.base import Plan, Status
+    from mlflowk8s.targets.base import Plan, Status, TenantStatus
 
 UserOpt = Annotated[
     str | None,
@@ -50,17 +50,21 @@ def _print_plan(app: App, plan: Plan) -> None:
     app.console.print(details)
 
 
-def _print_status(app: App, status: Status) -> None:
-    from rich.table import Table
+def _health_word(tenant: TenantStatus) -> str:
+    if tenant.health_note:
+        return tenant.health_note
+    return {True: "healthy", False: "unhealthy", None: "-"}[tenant.healthy]
 
-    table = Table("user", "url", "state", "health", "members", box=None)
-    for tenant in status.tenants:
-        health = (
-            tenant.health_note or {True: "healthy", False: "unhealthy", None: "-"}[tenant.healthy]
-        )
-        table.add_row(tenant.name, tenant.url, tenant.state, health, ", ".join(tenant.members))
+
+def _print_status(app: App, status: Status) -> None:
+    # Plain columns: a URL is never wrapped or cut with "..." on a narrow terminal.
     if status.tenants:
-        app.console.print(table)
+        rows: list[tuple[str, ...]] = [("USER", "URL", "STATE", "HEALTH", "MEMBERS")]
+        rows += [
+            (t.name, t.url or "-", t.state, _health_word(t), ", ".join(t.members) or "-")
+            for t in status.tenants
+        ]
+        app.print_columns(rows)
     else:
         app.say("No tenants.")
     for key, value in status.facts.items():
@@ -68,7 +72,19 @@ def _print_status(app: App, status: Status) -> None:
         app.say(f"{key}: {shown}")
 
 
-def plan(ctx: typer.Context, user: UserOpt = None, as_json: JsonOpt = False) -> None:
+def plan(
+    ctx: typer.Context,
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 with no changes, 2 with changes, 1 on any error (usage errors too), "
+            "as terraform plan -detailed-exitcode does.",
+        ),
+    ] = False,
+) -> None:
     """Show what `apply` would change, per root, without changing anything."""
 
     app = app_of(ctx)
@@ -81,6 +97,8 @@ def plan(ctx: typer.Context, user: UserOpt = None, as_json: JsonOpt = False) -> 
         app.print_json(result.as_json())
     else:
         _print_plan(app, result)
+    if detailed_exitcode and result.changes:
+        raise typer.Exit(2)
 
 
 def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None:
@@ -89,7 +107,7 @@ def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None
     When the platform changes, the tenants are planned again once it is applied; if that
     plan changes or deletes anything the first did not show, apply asks again.
     """
-    from mlflowk8s.targets.base import Preflight
+    from mlflowk8s.targets.base import Preflight, Settles
 
     app = app_of(ctx)
     _check_user(app, user)
@@ -102,7 +120,13 @@ def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None
         try:
             _print_plan(app, result)
             if not result.changes:
-                _print_status(app, target.status())
+                if isinstance(target, Settles):
+                    # A re-run after Ctrl-C: servers may still be starting; wait as apply does.
+                    with LiveProgress(app.console) as progress:
+                        target.settle(progress)
+                status = target.status()
+                _print_status(app, status)
+                _next_step(app, status)
                 return
             if not confirm("Apply these changes?", yes=yes, what="apply"):
                 app.say("Not confirmed: nothing was changed.")
@@ -118,23 +142,82 @@ def apply(ctx: typer.Context, user: UserOpt = None, yes: YesOpt = False) -> None
         finally:
             result.discard()
     _print_status(app, status)
+    _next_step(app, status)
+
+
+def _next_step(app: App, status: Status) -> None:
+    """The command a researcher types next, with this very mlflowk8s (on PATH or not)."""
+    first = next((t for t in status.tenants if t.healthy and t.url), None)
+    if first is not None:
+        app.say(f'Next: eval "$({_own_command()} env {first.name})"  # then run your training')
+
+
+def _own_command() -> str:
+    """``mlflowk8s`` when that name on PATH is this program, else the path it was run by."""
+    import os
+    import shutil
+    import sys
+
+    on_path = shutil.which("mlflowk8s")
+    run_as = sys.argv[0]
+    if (
+        on_path
+        and os.path.basename(run_as) == "mlflowk8s"
+        and os.path.realpath(on_path) == (os.path.realpath(run_as))
+    ):
+        return "mlflowk8s"
+    if os.path.basename(run_as) == "mlflowk8s":
+        return run_as
+    return "mlflowk8s" if on_path else f"{sys.executable} -m mlflowk8s"
 
 
 def status(
     ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="Only this user's tenant.")
+    ] = None,
     as_json: JsonOpt = False,
     no_health: Annotated[
-        bool, typer.Option("--no-health", help="Do not probe each tenant's /health.")
+        bool, typer.Option("--no-health", help="Do not probe each tenant's health.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit 1 when an active tenant is unhealthy, naming it (for cron and monitors).",
+        ),
     ] = False,
 ) -> None:
-    """Every tenant's URL, members, state and health, and the lab's address facts."""
+    """Every tenant's URL, members, state and health, and the lab's address facts.
+
+    JSON: tenants[].name, url, state, healthy (true, false, or null: not checkable from
+    here, e.g. behind IAP), mlflow_version (what the running server reports).
+    """
+    import sys
+
+    from mlflowk8s.errors import OperationError, UsageError
 
     app = app_of(ctx)
+    if no_health and check:
+        raise UsageError("--check needs the health probes: drop --no-health")
+    if name is not None:
+        app.lab.users().get(name)
     result = app.lab.target().status(check_health=not no_health)
+    if name is not None:
+        result.tenants = [t for t in result.tenants if t.name == name]
     if as_json:
         app.print_json(result.as_json())
     else:
         _print_status(app, result)
+    if check:
+        active = [t for t in result.tenants if not t.state.startswith("retired")]
+        down = [t.name for t in active if t.healthy is False]
+        unknown = [t.name for t in active if t.healthy is None]
+        if down:
+            also = f" (not checkable from here: {', '.join(unknown)})" if unknown else ""
+            raise OperationError(f"unhealthy: {', '.join(down)}{also}")
+        if unknown:
+            sys.stderr.write(f"not checkable from here: {', '.join(unknown)} (health unknown)\n")
 
 
 def destroy(

@@ -27,8 +27,20 @@ def add_user(
         typer.Option("--member", "-m", help="Who may use this tenant (repeatable)."),
     ] = None,
 ) -> None:
-    """Add a user (or bring back a retired one). Run `apply` to create its server."""
+    """Add a user (or bring back a retired one). Run `apply` to create its server.
+
+    Adding a user that exists with the same members changes nothing and succeeds, so a
+    setup script can be run again.
+    """
+    from mlflowk8s.lab.users import normalize_member
+
     app = app_of(ctx)
+    current = app.lab.users()
+    if name in {u.name for u in current.active_users()}:
+        wanted = {normalize_member(m) for m in member or []}
+        if wanted == set(current.get(name).members):
+            app.say(f"User {name} already exists with these members: nothing changed.")
+            return
     with app.lab.editing_users() as users:
         outcome = users.add(name, member or [])
     verb = "Restored" if outcome == "restored" else "Added"
@@ -53,6 +65,7 @@ def remove_user(
         app.lab.users().get(name)
         question = f"Delete ALL data (runs, artifacts) of {name}? This cannot be undone."
         if not confirm(question, yes=yes, what=f"purging {name}"):
+            app.say("Not confirmed: nothing was changed.")
             raise typer.Exit(1)
         from mlflowk8s.cli.progress import LiveProgress
 

@@ -68,6 +68,10 @@ class Layout:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    def program_log(self, program: str) -> Path:
+        """Where supervisord writes a program's output (rotated beside it as ``.1``..)."""
+        return self.logs / f"{program}.log"
+
     @property
     def pidfile(self) -> Path:
         return self.root / "supervisord.pid"
@@ -308,6 +312,19 @@ class Supervisor:
                 self._rpc().removeProcessGroup(name)
             except xmlrpc.client.Fault as exc:
                 if exc.faultCode != Faults.BAD_NAME:
+                    raise
+
+    def stop_group(self, name: str) -> None:
+        """Stop a group's processes, waiting until they have exited; it stays loaded."""
+        import xmlrpc.client
+
+        from supervisor.xmlrpc import Faults
+
+        with self._errors(f"stop {name}"):
+            try:
+                self._rpc().stopProcessGroup(name, True)
+            except xmlrpc.client.Fault as exc:
+                if exc.faultCode != Faults.NOT_RUNNING:
                     raise
 
     def start_group(self, name: str) -> None:

@@ -17,13 +17,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import shutil
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlflowk8s import health, server
-from mlflowk8s.errors import OperationError, UsageError
+from mlflowk8s import server
+from mlflowk8s.errors import Interrupted, OperationError, UsageError
 from mlflowk8s.fileio import dumps, write_atomic
 from mlflowk8s.lab.locks import WORK_DIR_NAME
 from mlflowk8s.lab.users import User
@@ -37,12 +36,13 @@ from mlflowk8s.targets.base import (
     Status,
     TenantStatus,
 )
+from mlflowk8s.targets.local import readiness, service
 from mlflowk8s.targets.local import settings as ls
 from mlflowk8s.targets.local import supervisor as sv
 from mlflowk8s.targets.local.init import LocalInit
+from mlflowk8s.targets.local.operations import LocalOperations
 from mlflowk8s.targets.local.ports import allocate_ports, ports_of_other_environments, read_ports
 from mlflowk8s.targets.local.state import (
-    DEAD,
     Applied,
     Desired,
     program_name,
@@ -58,7 +58,6 @@ if TYPE_CHECKING:
     from mlflowk8s.targets.local.state import Diff
 
 ROOT = "processes"
-PROBE_TIMEOUT = 2.0
 
 
 def local_dir(lab_dir: Path, env: str = "default") -> Path:
@@ -67,13 +66,7 @@ def local_dir(lab_dir: Path, env: str = "default") -> Path:
     return lab_dir.resolve() / WORK_DIR_NAME / name
 
 
-def _healthy(urls: dict[str, str]) -> dict[str, bool]:
-    return {
-        name: code == 200 for name, code in health.probe(urls, PROBE_TIMEOUT, ready=True).items()
-    }
-
-
-class LocalTarget:
+class LocalTarget(LocalOperations):
     """Tenants as MLflow server processes under one supervisord per lab."""
 
     name = "local"
@@ -128,7 +121,7 @@ class LocalTarget:
             command=command.argv,
             env=command.env,
             directory=data,
-            logfile=self.layout.logs / f"{program_name(user.name)}.log",
+            logfile=self.layout.program_log(program_name(user.name)),
         )
 
     def _snapshot(self, user: str | None) -> tuple[Desired, dict[str, sv.ProcessInfo], Diff]:
@@ -211,9 +204,32 @@ class LocalTarget:
             write_atomic(self.layout.conf, desired.config, mode=0o600)
             for name in (*diff.start, *diff.restart):
                 (self.data_dir / name / "artifacts").mkdir(parents=True, exist_ok=True)
-            waiting = self._reconcile(desired, live, diff, progress)
-        self._wait_healthy(desired, waiting, timeout, progress)
+            try:
+                waiting = self._reconcile(desired, live, diff, progress)
+            except KeyboardInterrupt:
+                raise self._interrupted() from None
+        try:
+            self._wait_healthy(desired, waiting, timeout, progress)
+        except KeyboardInterrupt:
+            raise self._interrupted() from None
         return self.status()
+
+    def _interrupted(self) -> Interrupted:
+        """Ctrl-C: what supervisord keeps running, so the admin knows what was left."""
+        try:
+            live = self.supervisor.processes()
+        except OperationError:
+            live = {}
+        running = [f"{info.name.removeprefix('mlflow-')} ({info.state.lower()})"
+                   for info in live.values() if info.state in sv.RUNNING_STATES]  # fmt: skip
+        left = (
+            f"supervisord keeps running {', '.join(running)}" if running
+            else "no server of this lab is running"
+        )  # fmt: skip
+        return Interrupted(
+            f"interrupted: {left}; `mlflowk8s status` shows them, `mlflowk8s apply` finishes "
+            "the job (it waits for every server to answer)"
+        )
 
     def _reconcile(
         self, desired: Desired, live: dict[str, sv.ProcessInfo], diff: Diff,
@@ -263,31 +279,8 @@ class LocalTarget:
     def _wait_healthy(
         self, desired: Desired, names: list[str], timeout: int, progress: Progress
     ) -> None:
-        if not names:
-            return
-        progress.step(f"waiting for {len(names)} server(s) to answer /<user>/health")
         urls = {n: server.local_url(desired.host, desired.ports[n], n) for n in names}
-        pending = set(names)
-        deadline = time.monotonic() + timeout
-        while True:
-            healthy = _healthy({n: urls[n] for n in sorted(pending)})
-            pending -= {n for n, ok in healthy.items() if ok}
-            progress.advance(len(names) - len(pending), len(names), ", ".join(sorted(pending)))
-            if not pending:
-                return
-            live = self.supervisor.processes()
-            failed = [n for n in sorted(pending) if live.get(program_name(n), DEAD).state
-                      in ("FATAL", "STOPPED")]  # fmt: skip
-            if failed or time.monotonic() > deadline:
-                name = (failed or sorted(pending))[0]
-                log = self.layout.logs / f"{program_name(name)}.log"
-                why = "failed to start" if failed else f"did not answer within {timeout} s"
-                last = sv.tail(log)
-                raise OperationError(
-                    f"the server of {name} {why} ({urls[name]}health); see {log}"
-                    + (f"; its last lines:\n{last}" if last else "")
-                )
-            time.sleep(0.5)
+        readiness.wait(self.supervisor, urls, timeout, progress)
 
     def status(self, check_health: bool = True) -> Status:
         host = ls.local_host(self.settings)
@@ -297,10 +290,9 @@ class LocalTarget:
         live = self.supervisor.processes() if running else {}
         urls = {u.name: server.local_url(host, ports[u.name], u.name)
                 for u in users if u.name in ports}  # fmt: skip
-        health = (
-            _healthy({u.name: urls[u.name] for u in users if not u.retired and u.name in urls})
-            if check_health else {}
-        )  # fmt: skip
+        probed = {u.name: urls[u.name] for u in users if not u.retired and u.name in urls}
+        health = readiness.healthy(probed) if check_health else {}
+        versions = readiness.versions(probed) if check_health and running else {}
         tenants = []
         for user in users:
             info = live.get(program_name(user.name))
@@ -315,14 +307,18 @@ class LocalTarget:
                 # supervisord says STARTING for `startsecs`; a server that answers is running.
                 if info.state == "STARTING" and health.get(user.name):
                     state = "running"
+            elif user.name not in ports or running:
+                state = "not started"
             else:
-                state = "not started" if user.name not in ports or running else "stopped"
+                state = "supervisord not running"  # apart from a server that is down
             tenants.append(TenantStatus(
                 name=user.name,
                 url=urls.get(user.name, ""),
                 members=list(user.members),
                 state=state,
-                healthy=health.get(user.name),
+                # Local tenants are always checkable: an active one with no server is down.
+                healthy=health.get(user.name, None if user.retired or not check_health else False),
+                mlflow_version=versions.get(user.name),
             ))  # fmt: skip
         daemon = "not running"
         if running:
@@ -387,6 +383,9 @@ class LocalTarget:
 
     def iap_audience(self) -> str | None:
         return None
+
+    def service_unit(self, system: bool) -> service.Unit:
+        return service.unit(self.layout, system)
 
     def admin_checks(self, environ: Mapping[str, str]) -> list[Check]:
         from mlflowk8s.targets.local.doctor import admin_checks
