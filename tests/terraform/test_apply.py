@@ -27,7 +27,7 @@ def test_plan_before_the_platform_exists_plans_only_the_platform(tf_lab: TfLab) 
         "tenants: not planned: the platform does not exist yet "
         "(apply creates it, then plans and applies the tenants)"
     ]
-    assert plan["counts"] == {"platform": {"create": 9}}
+    assert plan["counts"] == {"platform": {"create": 8}}
     assert {c["address"] for c in plan["changes"]} == {
         "terraform_data.network",
         'module.gke.terraform_data.piece["cluster"]',
@@ -37,7 +37,6 @@ def test_plan_before_the_platform_exists_plans_only_the_platform(tf_lab: TfLab) 
         'module.iap_ingress.terraform_data.piece["ip"]',
         'module.iap_ingress.terraform_data.piece["certificate"]',
         'module.iap_ingress.terraform_data.piece["certificate_map"]',
-        'module.iap_ingress.terraform_data.piece["iap_settings"]',
     }
     # Planning changes nothing: only the (empty) platform state exists.
     assert tf_lab.objects() == ["mlflowk8s/default/platform/default.tfstate"]

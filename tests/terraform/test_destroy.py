@@ -50,7 +50,6 @@ def test_destroy_retires_tenants_removes_the_cluster_and_keeps_the_data(tf_lab: 
         'module.artifact_store.terraform_data.piece["bucket"]',
         'module.iap_ingress.terraform_data.piece["certificate"]',
         'module.iap_ingress.terraform_data.piece["certificate_map"]',
-        'module.iap_ingress.terraform_data.piece["iap_settings"]',
         'module.iap_ingress.terraform_data.piece["ip"]',
     ])  # fmt: skip
     # Every tenant retired: data stays, servers, routes, access and the Gateway go.
