@@ -163,6 +163,9 @@ def test_retire_then_apply_keeps_data_and_purge_deletes_it(tf_lab: TfLab) -> Non
     result = tf_lab("remove-user", "alice", "--purge", "--yes")
     assert result.code == 0, result.stderr
     assert result.stdout == (
+        # No artifacts in this test (test_destroy_data.py has some): none to delete first.
+        "deleting alice's artifacts in gs://lab-artifacts/alice/ ...\n"
+        "Deleted 0 objects (every version) under gs://lab-artifacts/alice/\n"
         "planning tenants: delete alice and its data ...\n"
         "applying tenants: delete alice and its data ...\n"
         "Purged user alice and its data.\n"
