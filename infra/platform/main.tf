@@ -142,12 +142,11 @@ module "artifact_store" {
 module "iap_ingress" {
   source = "../modules/iap-ingress"
 
-  project_id                  = var.project_id
-  name_prefix                 = local.prefix
-  domain                      = var.domain
-  iap_programmatic_client_ids = var.iap_programmatic_client_ids
-  dns_managed_zone            = var.dns_managed_zone
-  labels                      = { app = "mlflowk8s", environment = var.environment }
+  project_id       = var.project_id
+  name_prefix      = local.prefix
+  domain           = var.domain
+  dns_managed_zone = var.dns_managed_zone
+  labels           = { app = "mlflowk8s", environment = var.environment }
 
   depends_on = [google_project_service.this]
 }

@@ -52,17 +52,6 @@ variable "environment" {
   }
 }
 
-variable "iap_programmatic_client_ids" {
-  description = "OAuth client ids allow-listed for programmatic IAP access (the lab's desktop client)."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for c in var.iap_programmatic_client_ids : can(regex("^[A-Za-z0-9._-]+$", c))])
-    error_message = "iap_programmatic_client_ids must be OAuth client ids."
-  }
-}
-
 variable "dns_managed_zone" {
   description = "Cloud DNS managed zone in this project holding the domain; \"\" = no DNS records (the admin creates them)."
   type        = string

@@ -1,4 +1,4 @@
-"""Admin calls to Google's REST APIs (Service Usage, Certificate Manager) with ADC.
+"""Admin calls to Google's REST APIs (Service Usage, Certificate Manager, ...) with ADC.
 
 Endpoints can be pointed elsewhere by environment variable; the tests point them at
 local stand-ins, as ``STORAGE_EMULATOR_HOST`` does for Cloud Storage.
@@ -17,6 +17,12 @@ CERTIFICATE_MANAGER = (
     "MLFLOWK8S_CERTIFICATE_MANAGER_ENDPOINT",
     "https://certificatemanager.googleapis.com",
 )
+RESOURCE_MANAGER = (
+    "MLFLOWK8S_RESOURCE_MANAGER_ENDPOINT",
+    "https://cloudresourcemanager.googleapis.com",
+)
+IAP = ("MLFLOWK8S_IAP_ENDPOINT", "https://iap.googleapis.com")
+COMPUTE = ("MLFLOWK8S_COMPUTE_ENDPOINT", "https://compute.googleapis.com")
 
 
 def endpoint(api: tuple[str, str], env: Mapping[str, str]) -> str:
@@ -51,13 +57,23 @@ def admin_session() -> Any:
 
 def get_json(session: Any, url: str) -> tuple[int, Any]:
     """GET ``url``: (HTTP status, parsed body or {}); network and token errors raise."""
+    return request_json(session, "GET", url)
+
+
+def request_json(
+    session: Any, method: str, url: str, body: Any = None, params: Mapping[str, str] | None = None
+) -> tuple[int, Any]:
+    """``method`` ``url`` with a JSON ``body``: (HTTP status, parsed body or {})."""
     import google.auth.exceptions
     import requests
 
     try:
-        response = session.get(url, timeout=HTTP_TIMEOUT_SECONDS)
+        response = session.request(
+            method, url, json=body, params=params, timeout=HTTP_TIMEOUT_SECONDS
+        )
     except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
-        raise OperationError(f"{url.split('/v1/')[0]}: {exc.__class__.__name__}") from exc
+        host = "/".join(url.split("/")[:3])
+        raise OperationError(f"{host}: {exc.__class__.__name__}") from exc
     try:
         body = response.json()
     except ValueError:
@@ -97,3 +113,24 @@ def certificate_state(project: str, certificate_map: str, env: Mapping[str, str]
     if issue.get("reason"):
         details.append(f"{issue['reason']}: {issue.get('details', '')}".rstrip(": "))
     return f"{state} ({'; '.join(details)})" if details else state
+
+
+def error_message(body: Any) -> str:
+    """The message of a Google API error body (``{"error": {"message": ...}}``)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("status") or error.get("code") or "")
+    return ""
+
+
+def project_number(project: str, env: Mapping[str, str]) -> str:
+    """The project's number (IAP settings and run.app URLs name projects by number)."""
+    url = f"{endpoint(RESOURCE_MANAGER, env)}/v3/projects/{project}"
+    code, body = get_json(admin_session(), url)
+    name = str(body.get("name", "")) if code == 200 else ""
+    if not name.startswith("projects/"):
+        raise OperationError(
+            f"Cloud Resource Manager answered HTTP {code} for project {project}"
+            + (f": {error_message(body)}" if error_message(body) else "")
+        )
+    return name.removeprefix("projects/")

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from mlflowk8s.errors import ConfigFileError
+from mlflowk8s.lab.settings import load_settings
 from mlflowk8s.oauth_client import GOOGLE_AUTH_URI, ClientRole, read_oauth_client
+from mlflowk8s.targets.gcp.render import programmatic_client_ids
 from tests.client.helpers import write_json
 from tests.conftest import Cli
 
@@ -86,4 +88,6 @@ def test_init_render_and_login_agree_that_a_web_client_is_no_desktop_client(
     env_file.write_text(f"{GCP_ENV}MLFLOWK8S_DESKTOP_CLIENT_FILE={desktop}\n")
     rendered = cli("render", "--json")
     assert rendered.code == 0, rendered.stderr
-    assert json.loads(rendered.stdout)["platform"]["iap_programmatic_client_ids"] == ["id"]
+    assert "iap_programmatic_client_ids" not in json.loads(rendered.stdout)["platform"]
+    # The CLI allow-lists it in the project's IAP settings at apply (not Terraform).
+    assert programmatic_client_ids(load_settings(cli.lab)) == ["id"]

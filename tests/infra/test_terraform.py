@@ -75,15 +75,28 @@ def run_sections(output: str) -> dict[str, tuple[str, str]]:
     return sections
 
 
+_STATE_RE = re.compile(r"^\s*# (\S+):\s*$", re.MULTILINE)
+
+
+def run_state_addresses(text: str) -> list[str]:
+    """The resources an apply run of `terraform test -verbose` shows in its state."""
+    return _STATE_RE.findall(text)
+
+
 def changes(text: str) -> list[tuple[str, str]]:
     return [(address, f"{verb} {what}") for address, verb, what in _CHANGE_RE.findall(text)]
 
 
 def test_platform_terraform_test(terraform: Terraform) -> None:
     terraform.init("platform")
-    result = terraform("platform", "test", "-no-color", timeout=900)
+    result = terraform("platform", "test", "-verbose", "-no-color", timeout=900)
     result.check("terraform test in infra/platform")
-    assert re.search(r"Success! \d+ passed, 0 failed", result.out), result.out
+    assert re.search(r"Success! \d+ passed, 0 failed", result.out), result.out[-3000:]
+    runs = run_sections(result.out)
+    applied = run_state_addresses(runs["defaults"][1])
+    assert "module.iap_ingress.google_compute_global_address.gateway" in applied
+    # One object per project, shared by every environment: the CLI keeps it, not a root.
+    assert [a for a in applied if "iap_settings" in a] == []
 
 
 def test_tenants_terraform_test(terraform: Terraform) -> None:

@@ -31,7 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import jwt
@@ -667,8 +667,9 @@ class MetadataStandIn:
 
 
 class _GoogleApiStandIn:
-    """A Google REST API's GETs that admins' commands make, behind the token endpoint's
-    access tokens; subclasses answer a path with (HTTP status, JSON body)."""
+    """A Google REST API's calls that admins' commands make, behind the token endpoint's
+    access tokens; subclasses answer a GET path with (HTTP status, JSON body), or any
+    method through :meth:`handle`."""
 
     def __init__(self, google: GoogleStandIn) -> None:
         self.google = google
@@ -685,19 +686,39 @@ class _GoogleApiStandIn:
     def answer(self, parts: list[str]) -> tuple[int, dict[str, Any]]:
         raise NotImplementedError
 
+    def handle(
+        self, method: str, parts: list[str], query: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, Any]]:
+        if method != "GET":
+            return 405, {"error": {"code": 405, "message": f"{method} not supported"}}
+        return self.answer(parts)
+
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:
+            def _any(self, method: str) -> None:
+                raw = _read_body(self)
                 token = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 if token not in api.google.access_tokens:
                     _reply(self, 401, b'{"error": {"code": 401}}')
                     return
-                status, body = api.answer(urlsplit(self.path).path.split("/"))
-                _reply(self, status, json.dumps(body).encode())
+                parts = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                body = json.loads(raw) if raw else None
+                status, answer = api.handle(method, parts.path.split("/"), query, body)
+                _reply(self, status, json.dumps(answer).encode())
+
+            def do_GET(self) -> None:
+                self._any("GET")
+
+            def do_POST(self) -> None:
+                self._any("POST")
+
+            def do_PATCH(self) -> None:
+                self._any("PATCH")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -749,6 +770,9 @@ class CertificateManagerStandIn(_GoogleApiStandIn):
         return 404, {"error": {"code": 404}}
 
 
+if TYPE_CHECKING:
+    from tests.support.google_admin import ComputeStandIn, IapSettingsStandIn
+
 TERRAFORM_BOOTSTRAP_APIS = {"serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com"}
 
 
@@ -758,6 +782,13 @@ class AdminGoogle:
 
     env: dict[str, str]
     certificates: CertificateManagerStandIn
+    iap: IapSettingsStandIn
+    compute: ComputeStandIn
+
+    def reset(self) -> None:
+        """Forget what the last test's commands changed (the stand-ins outlive tests)."""
+        self.iap.reset()
+        self.compute.reset()
 
 
 @contextlib.contextmanager
@@ -768,8 +799,18 @@ def admin_google(
     default the APIs Terraform cannot enable itself) and Certificate Manager; the
     credentials are a service-account key for that token endpoint."""
     google = GoogleStandIn(lifetime=3600)
+    from tests.support.google_admin import (
+        PROJECT_NUMBER,
+        ComputeStandIn,
+        IapSettingsStandIn,
+        ResourceManagerStandIn,
+    )
+
     usage = ServiceUsageStandIn(google, set(enabled))
     certificates = CertificateManagerStandIn(google)
+    projects = ResourceManagerStandIn(google, {project: PROJECT_NUMBER})
+    iap = IapSettingsStandIn(google)
+    compute = ComputeStandIn(google, project)
     try:
         key = folder / "admin-key.json"
         key.write_text(
@@ -779,9 +820,14 @@ def admin_google(
             "GOOGLE_APPLICATION_CREDENTIALS": str(key),
             "MLFLOWK8S_SERVICE_USAGE_ENDPOINT": usage.endpoint,
             "MLFLOWK8S_CERTIFICATE_MANAGER_ENDPOINT": certificates.endpoint,
+            "MLFLOWK8S_RESOURCE_MANAGER_ENDPOINT": projects.endpoint,
+            "MLFLOWK8S_IAP_ENDPOINT": iap.endpoint,
+            "MLFLOWK8S_COMPUTE_ENDPOINT": compute.endpoint,
         }
-        yield AdminGoogle(env, certificates)
+        yield AdminGoogle(env, certificates, iap, compute)
     finally:
+        for api in (compute, iap, projects):
+            api.stop()
         certificates.stop()
         usage.stop()
         google.stop()

@@ -122,8 +122,12 @@ def tf_lab(
             "TF_VAR_fixture_counter_file": str(counter),
             # Exists while the fixture's cluster does; the tenants root cannot plan without it.
             "TF_VAR_fixture_cluster_file": str(tmp_path / "cluster-alive"),
+            # Exists while the fixture's VPC is peered (the Compute stand-in removes it).
+            "TF_VAR_fixture_peering_file": str(tmp_path / "vpc-peered"),
+            "MLFLOWK8S_PEERING_WAIT_SECONDS": "5",
         }
     )
+    google_apis.reset()
     result = cli(
         "init", "--no-input", "--project", PROJECT, "--region", "europe-west1",
         "--domain", DOMAIN, "--state-bucket", bucket, "--artifact-bucket", "lab-artifacts",

@@ -27,7 +27,7 @@ def test_plan_before_the_platform_exists_plans_only_the_platform(tf_lab: TfLab) 
         "tenants: not planned: the platform does not exist yet "
         "(apply creates it, then plans and applies the tenants)"
     ]
-    assert plan["counts"] == {"platform": {"create": 9}}
+    assert plan["counts"] == {"platform": {"create": 8}}
     assert {c["address"] for c in plan["changes"]} == {
         "terraform_data.network",
         'module.gke.terraform_data.piece["cluster"]',
@@ -37,7 +37,6 @@ def test_plan_before_the_platform_exists_plans_only_the_platform(tf_lab: TfLab) 
         'module.iap_ingress.terraform_data.piece["ip"]',
         'module.iap_ingress.terraform_data.piece["certificate"]',
         'module.iap_ingress.terraform_data.piece["certificate_map"]',
-        'module.iap_ingress.terraform_data.piece["iap_settings"]',
     }
     # Planning changes nothing: only the (empty) platform state exists.
     assert tf_lab.objects() == ["mlflowk8s/default/platform/default.tfstate"]
@@ -164,6 +163,9 @@ def test_retire_then_apply_keeps_data_and_purge_deletes_it(tf_lab: TfLab) -> Non
     result = tf_lab("remove-user", "alice", "--purge", "--yes")
     assert result.code == 0, result.stderr
     assert result.stdout == (
+        # No artifacts in this test (test_destroy_data.py has some): none to delete first.
+        "deleting alice's artifacts in gs://lab-artifacts/alice/ ...\n"
+        "Deleted 0 objects (every version) under gs://lab-artifacts/alice/\n"
         "planning tenants: delete alice and its data ...\n"
         "applying tenants: delete alice and its data ...\n"
         "Purged user alice and its data.\n"

@@ -114,7 +114,7 @@ def test_plan_keeps_no_plan_files(tf_lab: TfLab) -> None:
     tf_lab("add-user", "alice", "--member", "alice@lab.org")
     result = tf_lab("plan", "--json")
     assert result.code == 0, result.stderr
-    assert json.loads(result.stdout)["counts"] == {"platform": {"create": 9}}
+    assert json.loads(result.stdout)["counts"] == {"platform": {"create": 8}}
     # A saved plan holds every input value, the OAuth client secret among them.
     assert not list((tf_lab.path / ".mlflowk8s" / "default").glob("*.tfplan"))
 

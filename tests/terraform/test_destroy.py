@@ -50,7 +50,6 @@ def test_destroy_retires_tenants_removes_the_cluster_and_keeps_the_data(tf_lab: 
         'module.artifact_store.terraform_data.piece["bucket"]',
         'module.iap_ingress.terraform_data.piece["certificate"]',
         'module.iap_ingress.terraform_data.piece["certificate_map"]',
-        'module.iap_ingress.terraform_data.piece["iap_settings"]',
         'module.iap_ingress.terraform_data.piece["ip"]',
     ])  # fmt: skip
     # Every tenant retired: data stays, servers, routes, access and the Gateway go.
@@ -117,7 +116,9 @@ def test_delete_data_after_destroy_removes_what_was_kept(tf_lab: TfLab) -> None:
     ]
     result = tf_lab("destroy", "--delete-data", "--yes")
     assert result.code == 0, result.stderr
-    assert result.stdout.splitlines()[1:7] == [
+    assert result.stdout.splitlines()[1:9] == [
+        "emptying the artifact bucket gs://lab-artifacts ...",
+        "Deleted 0 objects (every version) in gs://lab-artifacts",
         "planning tenants: remove every tenant and its data ...",
         "applying tenants: remove every tenant and its data ...",
         "planning platform: lift deletion protection ...",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlflowk8s.targets.gcp.destroy import CLUSTER_ADDRESSES
+from mlflowk8s.targets.gcp.destroy import ARTIFACT_STORE_ADDRESS, CLUSTER_ADDRESSES, network_name
 from mlflowk8s.targets.gcp.roots import PLATFORM_OUTPUTS_TFVARS
 from tests.conftest import REPO
 
@@ -55,6 +55,17 @@ def test_addresses_the_runner_targets_exist_in_infra() -> None:
     for address in CLUSTER_ADDRESSES:
         assert address.removeprefix("module.") in blocks(infra_root("platform"), "module")
     assert "tenant" in blocks(infra_root("tenants"), "module")
+    # --delete-data empties the bucket only where the platform state holds it.
+    for base in (INFRA, FIXTURES):
+        assert ARTIFACT_STORE_ADDRESS.removeprefix("module.") in blocks(base / "platform", "module")
+
+
+def test_the_vpc_name_destroy_unpeers_is_the_one_infra_gives_it() -> None:
+    text = (infra_root("platform") / "main.tf").read_text(encoding="utf-8")
+    assert 'prefix = "mlflow-${var.environment}"' in text
+    network = re.search(r'resource "google_compute_network" "this" \{(.*?)\n\}', text, re.S)
+    assert network is not None and re.search(r"\n\s*name\s*=\s*local\.prefix\n", network[1])
+    assert network_name("dev") == "mlflow-dev"
 
 
 def test_render_matches_the_roots_variables() -> None:

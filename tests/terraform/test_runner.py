@@ -74,6 +74,14 @@ def test_lock_info_is_read_from_terraforms_diagnostic() -> None:
             "read tcp 10.0.0.2:5555->142.250.0.1:443: read: connection reset by peer",
         ),
         ("Error waiting", "net/http: TLS handshake timeout"),
+        (
+            "API did not recognize GroupVersionKind from manifest (CRD may not be installed)",
+            'no matches for kind "HTTPRoute" in group "gateway.networking.k8s.io"',
+        ),
+        (
+            "Failed to determine GroupVersionResource for manifest",
+            'no matches for kind "HealthCheckPolicy" in version "networking.gke.io/v1"',
+        ),
     ],
 )
 def test_transient_patterns(summary: str, detail: str) -> None:
@@ -356,6 +364,13 @@ def test_every_retryable_pattern_says_why_and_the_reason_is_the_first_match() ->
     overloaded = Diagnostic("error", "Error creating Network", "googleapi: Error 503: backendError")
     assert reason_for(overloaded) == "Google's API is rate-limiting or failing"
     assert reason_for(Diagnostic("error", "Unsupported argument", "nope")) is None
+    unregistered = Diagnostic(
+        "error",
+        "API did not recognize GroupVersionKind from manifest (CRD may not be installed)",
+        'no matches for kind "Gateway" in group "gateway.networking.k8s.io"',
+    )
+    reason = "the new cluster is still registering its custom resource kinds"
+    assert reason_for(unregistered) == reason
 
 
 def test_text_from_terraform_or_the_bucket_is_printed_with_control_characters_escaped() -> None:

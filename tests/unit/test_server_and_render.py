@@ -9,7 +9,12 @@ from mlflowk8s.fileio import dumps
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.lab.users import User
 from mlflowk8s.server import LocalTarget, PodTarget, health_path, server_command
-from mlflowk8s.targets.gcp.render import platform_vars, render_lab, tenants_vars
+from mlflowk8s.targets.gcp.render import (
+    platform_vars,
+    programmatic_client_ids,
+    render_lab,
+    tenants_vars,
+)
 
 SETTINGS = Settings(
     path=Path(".env"),
@@ -74,8 +79,10 @@ def test_desktop_client_joins_the_programmatic_clients() -> None:
         "IAP_PROGRAMMATIC_CLIENT_IDS": "b.apps,a.apps",
         "MLFLOWK8S_DESKTOP_CLIENT_ID": "desk.apps",
     }
-    platform = platform_vars(Settings(path=Path(".env"), values=values))
-    assert platform["iap_programmatic_client_ids"] == ["a.apps", "b.apps", "desk.apps"]
+    settings = Settings(path=Path(".env"), values=values)
+    assert programmatic_client_ids(settings) == ["a.apps", "b.apps", "desk.apps"]
+    # The project's IAP settings are the CLI's, not the platform root's.
+    assert "iap_programmatic_client_ids" not in platform_vars(settings)
 
 
 def test_desktop_client_file_relative_to_the_lab_joins_the_programmatic_clients(
@@ -93,7 +100,7 @@ def test_desktop_client_file_relative_to_the_lab_joins_the_programmatic_clients(
         "IAP_OAUTH_CLIENT_SECRET_FILE": "iap.json",
     }
     settings = Settings(path=tmp_path / ".env", values=values)
-    assert platform_vars(settings)["iap_programmatic_client_ids"] == ["file.apps"]
+    assert programmatic_client_ids(settings) == ["file.apps"]
     assert tenants_vars(settings, [])["iap_oauth_client_id"] == "iap.apps"
 
 

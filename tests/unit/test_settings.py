@@ -59,7 +59,6 @@ def test_optional_platform_settings_are_typed(tmp_path: Path) -> None:
     assert optional_platform_vars(load_settings(tmp_path)) == {
         "gke_spot": True,
         "gke_max_nodes": 3,
-        "iap_programmatic_client_ids": ["a.apps", "b.apps"],
     }
 
 

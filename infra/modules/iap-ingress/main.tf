@@ -1,7 +1,9 @@
 # The parts of the shared HTTPS load balancer that exist outside Kubernetes: the global
 # static IP, the Certificate Manager certificate (DNS authorization, so it can be issued
-# before DNS points at the IP) and its map, the project's IAP settings and, optionally,
-# the DNS records. The Gateway (tenants root) references the IP and map by name.
+# before DNS points at the IP) and its map and, optionally, the DNS records. The Gateway
+# (tenants root) references the IP and map by name. The project's IAP settings are not
+# here: they are one object per project, shared by every environment, and the CLI keeps
+# their programmatic clients (src/mlflowk8s/google/iap_settings.py).
 
 data "google_project" "this" {
   project_id = var.project_id
@@ -49,18 +51,6 @@ resource "google_certificate_manager_certificate_map_entry" "this" {
   hostname     = var.domain
   certificates = [google_certificate_manager_certificate.this.id]
   labels       = var.labels
-}
-
-# Project-level IAP settings for web resources: allow-list the programmatic OAuth
-# clients, whose ID tokens (audience = that client) IAP then accepts.
-resource "google_iap_settings" "this" {
-  name = "projects/${data.google_project.this.number}/iap_web"
-
-  access_settings {
-    oauth_settings {
-      programmatic_clients = var.iap_programmatic_client_ids
-    }
-  }
 }
 
 data "google_dns_managed_zone" "this" {

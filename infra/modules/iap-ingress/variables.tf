@@ -23,12 +23,6 @@ variable "domain" {
   }
 }
 
-variable "iap_programmatic_client_ids" {
-  description = "OAuth client ids allowed to call IAP programmatically (the lab's desktop client for `mlflowk8s login`)."
-  type        = list(string)
-  default     = []
-}
-
 variable "dns_managed_zone" {
   description = "Cloud DNS managed zone (in this project) that holds `domain`. Empty: the admin creates the records."
   type        = string

@@ -54,6 +54,13 @@ RETRYABLE: tuple[Retryable, ...] = (
     _rule(r"\bi/o timeout\b", "the network to Google's API dropped"),
     _rule(r"unexpected EOF", "the network to Google's API dropped"),
     _rule(r"http2: server sent GOAWAY", "the network to Google's API dropped"),
+    # kubernetes_manifest reads a kind's schema from the cluster at plan time; right after
+    # the cluster is created its CRDs (Gateway API, GKE policies) are still being installed
+    # (hashicorp/terraform-provider-kubernetes#2474).
+    _rule(
+        r'no matches for kind "[^"]+" in (?:group|version)',
+        "the new cluster is still registering its custom resource kinds",
+    ),
 )
 
 T = TypeVar("T")

@@ -2,22 +2,41 @@
 
 Without ``--delete-data`` every tenant is retired and the cluster removed (targeted); the
 network, Cloud SQL, bucket, static IP and DNS stay (DESIGN.md, "Destroy keeps data").
+
+Artifacts are deleted by the CLI before Terraform removes a managed folder or the bucket
+(``google/artifacts.py`` says why), and only from the bucket this environment's settings
+and platform state both name and no other environment's state names.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
+from mlflowk8s.errors import MlflowK8sError
+from mlflowk8s.targets.gcp import settings as s
 from mlflowk8s.targets.gcp.roots import PLATFORM, TENANTS, Roots, tenant_target
-from mlflowk8s.terraform.results import resource_type
+from mlflowk8s.terraform.results import TerraformError, resource_type
 
 # Platform resources that make up the cluster: `destroy` (without --delete-data) removes
 # these and keeps the rest (network, Cloud SQL, bucket, IP, certificate, DNS).
 CLUSTER_ADDRESSES = ("module.gke",)
+# The platform's artifact bucket: only an environment whose state holds it empties it.
+ARTIFACT_STORE_ADDRESS = "module.artifact_store"
 # Resource types that live inside the cluster: they go with it.
 CLUSTER_OBJECT_TYPES = ("kubernetes_",)
 UNPROTECT = {"deletion_protection": "false"}
+
+
+def network_name(env: str) -> str:
+    """The lab's VPC: infra/platform names it ``local.prefix`` (``mlflow-<environment>``)."""
+    return f"mlflow-{env}"
+
+
+def again(roots: Roots, args: str) -> str:
+    flag = "" if roots.lab.env == "default" else f" --env {roots.lab.env}"
+    return f"`mlflowk8s{flag} {args}`"
 
 
 def destroy(
@@ -33,20 +52,7 @@ def destroy(
     cluster = platform_tf.state_list(*CLUSTER_ADDRESSES)
     platform_files = [rendered.platform_path]
     if delete_data:
-        if tenants_exist:
-            if not cluster:
-                forget_cluster_objects(roots)
-            rollout.plan_and_apply(
-                TENANTS, roots.tenants_var_files(rendered), destroy=True,
-                label="remove every tenant and its data",
-            )  # fmt: skip
-        if platform_tf.state_list():
-            rollout.plan_and_apply(PLATFORM, platform_files, UNPROTECT,
-                                   label="lift deletion protection")  # fmt: skip
-            rollout.plan_and_apply(PLATFORM, platform_files, UNPROTECT, destroy=True,
-                                   label="remove everything")  # fmt: skip
-        roots.outputs_path.unlink(missing_ok=True)
-        return []
+        return delete_everything(roots, outputs, tenants_exist, cluster)
     if tenants_exist and cluster:
         retired = {
             name: {**entry, "retired": True} for name, entry in rendered.tenants["users"].items()
@@ -71,6 +77,107 @@ def destroy(
     else:
         roots.progress.note("No cluster to remove.")
     return kept(outputs)
+
+
+def delete_everything(
+    roots: Roots, outputs: dict[str, Any], tenants_exist: bool, cluster: list[str]
+) -> list[str]:
+    """``--delete-data``: artifacts, tenants, platform; each step can be run again."""
+    from mlflowk8s.google.artifacts import empty_bucket
+    from mlflowk8s.targets.gcp.iap import release_clients
+
+    rendered = roots.render()
+    rollout = roots.rollout
+    platform_tf = roots.root(PLATFORM)
+    platform_files = [rendered.platform_path]
+    # Checked before anything is deleted; absent from the state: nothing of ours to empty.
+    bucket = None
+    if outputs and platform_tf.state_list(ARTIFACT_STORE_ADDRESS):
+        bucket = owned_artifact_bucket(roots, outputs)
+    if bucket:
+        empty_bucket(storage(roots), bucket, roots.progress)
+    if tenants_exist:
+        if not cluster:
+            forget_cluster_objects(roots)
+        rollout.plan_and_apply(
+            TENANTS, roots.tenants_var_files(rendered), destroy=True,
+            label="remove every tenant and its data",
+        )  # fmt: skip
+    left: list[str] = []
+    if platform_tf.state_list():
+        rollout.plan_and_apply(PLATFORM, platform_files, UNPROTECT,
+                               label="lift deletion protection")  # fmt: skip
+        left = remove_platform(roots, platform_files)
+    release_clients(roots.lab, roots.progress)
+    if not left:
+        roots.outputs_path.unlink(missing_ok=True)
+    return left
+
+
+def remove_platform(roots: Roots, platform_files: list[Any]) -> list[str]:
+    """Destroy the platform; the VPC waits for its Private Service Access peering.
+
+    Returns what stays: nothing, or the VPC and its range when Google still holds the
+    peering after the wait (they cost nothing; a later run removes them).
+    """
+    from mlflowk8s.google.network import SERVICE_NETWORKING_PEERING, Compute, wait_seconds
+    from mlflowk8s.google.network import remove_service_networking_peering as remove_peering
+    from mlflowk8s.google_api import admin_session
+
+    def destroy_all() -> None:
+        roots.rollout.plan_and_apply(PLATFORM, platform_files, UNPROTECT, destroy=True,
+                                     label="remove everything")  # fmt: skip
+
+    try:
+        destroy_all()
+        return []
+    except TerraformError as failure:
+        project = roots.settings.require(s.PROJECT)[s.PROJECT]
+        network = network_name(roots.lab.env)
+        try:
+            session = admin_session()
+            peerings = Compute(project, network, os.environ, session).peerings() or []
+        except MlflowK8sError:
+            raise failure from None  # Terraform's own error is the one to see
+        if SERVICE_NETWORKING_PEERING not in peerings:
+            raise  # another cause: Terraform's own error says which
+        roots.progress.note(
+            f"VPC {network} is still peered with {SERVICE_NETWORKING_PEERING} (left by the "
+            "database's networking connection): removing the peering"
+        )
+    if remove_peering(project, network, roots.progress, session=session):
+        destroy_all()
+        return []
+    minutes = wait_seconds(os.environ) / 60
+    return [
+        f"VPC {network} and its Private Service Access range (no cost): Google still holds "
+        f"the {SERVICE_NETWORKING_PEERING} peering after {minutes:g} min; run "
+        f"{again(roots, 'destroy --delete-data')} later to remove them"
+    ]
+
+
+def storage(roots: Roots) -> Any:
+    from mlflowk8s.targets.gcp.state_bucket import storage_client
+
+    return storage_client(roots.settings.require(s.PROJECT)[s.PROJECT])
+
+
+def owned_artifact_bucket(roots: Roots, outputs: dict[str, Any]) -> str:
+    """The artifact bucket, once settings and state agree and no other environment names
+    it (else one clear refusal, before anything is deleted)."""
+    from mlflowk8s.google.artifacts import check_bucket_is_ours
+    from mlflowk8s.google.environments import platform_output_by_env
+
+    state_bucket = roots.settings.require(s.STATE_BUCKET)[s.STATE_BUCKET]
+    others = platform_output_by_env(storage(roots), state_bucket, "artifact_bucket")
+    others.pop(roots.lab.env, None)
+    return check_bucket_is_ours(
+        outputs.get("artifact_bucket"),
+        settings_bucket=roots.settings.get(s.ARTIFACT_BUCKET),
+        settings_where=f"{roots.settings.path} ({s.ARTIFACT_BUCKET})",
+        env=roots.lab.env,
+        others={name: str(value) for name, value in others.items()},
+    )
 
 
 def forget_cluster_objects(roots: Roots) -> None:
@@ -103,16 +210,38 @@ def kept(outputs: dict[str, Any]) -> list[str]:
 
 
 def purge_user(roots: Roots, require_apply_settings: Callable[[], None], name: str) -> None:
+    """Delete the tenant's artifacts, then its Terraform resources (server, database,
+    database user, managed folder). Run again after a failure: each step resumes."""
+    from mlflowk8s.google.artifacts import delete_tenant_artifacts
+
     rendered = roots.render()
-    if not roots.platform_outputs():
+    outputs = roots.platform_outputs()
+    if not outputs:
         return
     target = tenant_target(name)
     if not roots.root(TENANTS).state_list(target):
         return
     require_apply_settings()
+    bucket = owned_artifact_bucket(roots, outputs)
+    rerun = again(roots, f"remove-user {name} --purge")
+    try:
+        delete_tenant_artifacts(storage(roots), bucket, name, roots.progress)
+    except Exception:
+        roots.progress.note(
+            f"{name}: some artifacts may be left; its server, database and folder are "
+            f"untouched: run {rerun} again"
+        )
+        raise
     users = {n: e for n, e in rendered.tenants["users"].items() if n != name}
     without = roots.override("tenants-purge.tfvars.json", {"users": users})
-    roots.rollout.plan_and_apply(
-        TENANTS, roots.tenants_var_files(rendered, without), targets=[target],
-        label=f"delete {name} and its data",
-    )  # fmt: skip
+    try:
+        roots.rollout.plan_and_apply(
+            TENANTS, roots.tenants_var_files(rendered, without), targets=[target],
+            label=f"delete {name} and its data",
+        )  # fmt: skip
+    except Exception:
+        roots.progress.note(
+            f"{name}: its artifacts are deleted; what Terraform did not remove (server, "
+            f"database, database user, managed folder) is left: run {rerun} again"
+        )
+        raise

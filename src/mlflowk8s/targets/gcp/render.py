@@ -31,10 +31,6 @@ def work_dir(lab_dir: Path, env: str = DEFAULT_ENV) -> Path:
 def platform_vars(settings: Settings, env: str = DEFAULT_ENV) -> dict[str, Any]:
     required = settings.require(*s.REQUIRED)
     optional = s.optional_platform_vars(settings)
-    desktop_client = desktop_client_id(settings)
-    if desktop_client:
-        listed = list(optional.get("iap_programmatic_client_ids", []))  # type: ignore[call-overload]
-        optional["iap_programmatic_client_ids"] = sorted({*listed, desktop_client})
     return {
         "project_id": required[s.PROJECT],
         "region": required[s.REGION],
@@ -60,6 +56,13 @@ def desktop_client_id(settings: Settings) -> str | None:
     if path:
         return read_oauth_client(path, ClientRole.DESKTOP).client_id
     return settings.get(DESKTOP_CLIENT_ID)
+
+
+def programmatic_client_ids(settings: Settings) -> list[str]:
+    """The OAuth clients IAP must accept tokens of: the desktop client and any listed."""
+    listed = s.client_ids(settings.get(s.IAP_PROGRAMMATIC_CLIENT_IDS) or "")
+    desktop_client = desktop_client_id(settings)
+    return sorted({*listed, *([desktop_client] if desktop_client else [])})
 
 
 def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:
@@ -102,6 +105,9 @@ def render_lab(
     lab_dir: Path, settings: Settings, users: list[User], env: str = DEFAULT_ENV
 ) -> Rendered:
     """Render both tfvars files into the work folder; unchanged files are not rewritten."""
+    # Not Terraform's (the CLI keeps the project's IAP settings), but read as `apply` will
+    # read them: a wrong client file fails here, before anything is written.
+    programmatic_client_ids(settings)
     platform = platform_vars(settings, env)
     tenants = tenants_vars(settings, users, env)
     folder = work_dir(lab_dir, env)

@@ -14,6 +14,10 @@ REGION = "GCP_REGION"
 DOMAIN = "MLFLOW_DOMAIN"
 STATE_BUCKET = "TF_GCS_BUCKET"
 ARTIFACT_BUCKET = "MLFLOW_GCS_BUCKET"
+# More OAuth client ids (comma-separated) IAP accepts tokens of, besides the desktop
+# client's; the CLI keeps them in the project's IAP settings (not Terraform: one object
+# per project, shared by every environment).
+IAP_PROGRAMMATIC_CLIENT_IDS = "IAP_PROGRAMMATIC_CLIENT_IDS"
 OAUTH_CLIENT_SECRET_FILE = "IAP_OAUTH_CLIENT_SECRET_FILE"
 MLFLOW_IMAGE = "MLFLOW_IMAGE"
 
@@ -23,7 +27,6 @@ REQUIRED = (PROJECT, REGION, DOMAIN, STATE_BUCKET, ARTIFACT_BUCKET)
 # Optional platform knobs: rendered into tfvars only when set, so Terraform's variable
 # defaults stay the one place defaults live. Value: (tfvars name, kind).
 OPTIONAL_PLATFORM_SETTINGS: dict[str, tuple[str, str]] = {
-    "IAP_PROGRAMMATIC_CLIENT_IDS": ("iap_programmatic_client_ids", "list"),
     "DNS_MANAGED_ZONE": ("dns_managed_zone", "str"),
     "GKE_MACHINE_TYPE": ("gke_machine_type", "str"),
     "GKE_SPOT": ("gke_spot", "bool"),
@@ -59,6 +62,18 @@ def _pattern_check(key: str) -> Callable[[str], object]:
     return check
 
 
+_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def client_ids(value: str) -> list[str]:
+    """A comma-separated list of OAuth client ids."""
+    ids = [item.strip() for item in value.split(",") if item.strip()]
+    bad = [item for item in ids if not _CLIENT_ID_RE.match(item)]
+    if bad:
+        raise UsageError(f"{IAP_PROGRAMMATIC_CLIENT_IDS}: {bad[0]!r} is not an OAuth client id")
+    return ids
+
+
 def _convert(key: str, value: str) -> object:
     kind = OPTIONAL_PLATFORM_SETTINGS[key][1]
     if kind == "bool":
@@ -82,6 +97,7 @@ def _knob_check(key: str) -> Callable[[str], object]:
 CHECKS: dict[str, Callable[[str], object]] = {
     **{key: _pattern_check(key) for key in _PATTERNS},
     **{key: _knob_check(key) for key in OPTIONAL_PLATFORM_SETTINGS},
+    IAP_PROGRAMMATIC_CLIENT_IDS: client_ids,
 }
 
 

@@ -174,6 +174,10 @@ class GcpTarget:
                 "the platform has no outputs after apply: check `terraform output` "
                 f"in {roots.workspace.infra / PLATFORM}"
             )
+        # The project's IAP settings are shared with other environments: kept by the CLI.
+        from mlflowk8s.targets.gcp.iap import allow_clients
+
+        allow_clients(self.lab, progress)
         targets = [tenant_target(user)] if user else []
         var_files = roots.tenants_var_files(rendered)
 
