@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings
 
 from tests.support import fakegcs
+from tests.support import registry as oci_registry
 
 # Shared, loaded machines: a per-example deadline is a timed assertion that fails at random.
 settings.register_profile("lab", deadline=None)
@@ -26,6 +27,13 @@ def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fakegcs.FakeG
     server = fakegcs.start(tmp_path_factory.mktemp("fakegcs") / "server.log")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def registry() -> Iterator[oci_registry.Registry]:
+    """A stand-in for ghcr.io (tests/support/registry.py)."""
+    with oci_registry.running() as state:
+        yield state
 
 
 @dataclass

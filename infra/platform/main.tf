@@ -5,6 +5,7 @@ locals {
   # Service Usage and Cloud Resource Manager cannot be enabled from here (Terraform needs
   # them to enable anything): `mlflowk8s doctor` checks them.
   services = toset(concat([
+    "artifactregistry.googleapis.com",
     "certificatemanager.googleapis.com",
     "compute.googleapis.com",
     "container.googleapis.com",
@@ -120,6 +121,7 @@ module "cloudsql" {
   network             = google_compute_network.this.id
   tier                = var.cloudsql_tier
   activation_policy   = var.cloudsql_activation_policy
+  max_connections     = var.cloudsql_max_connections
   deletion_protection = var.deletion_protection
   labels              = { app = "mlflowk8s", environment = var.environment }
 

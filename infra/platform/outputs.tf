@@ -60,3 +60,8 @@ output "certificate_dns_authorization" {
   description = "DNS record {name, type, data} the admin must create for the certificate's DNS authorization when no managed zone is used."
   value       = module.iap_ingress.certificate_dns_authorization
 }
+
+output "image_registry" {
+  description = "Path of the ghcr.io pull-through repository (REGION-docker.pkg.dev/PROJECT/REPO): ghcr.io/mlflow/mlflow@sha256:… is pulled as <this>/mlflow/mlflow@sha256:…."
+  value       = "${google_artifact_registry_repository.ghcr.location}-docker.pkg.dev/${google_artifact_registry_repository.ghcr.project}/${google_artifact_registry_repository.ghcr.repository_id}"
+}

@@ -1,6 +1,7 @@
 # Contract with the CLI: platform.tfvars.json holds project_id, region, domain,
 # artifact_bucket, environment and, only when the admin set them, the optional ones.
-# The defaults below are the single source of defaults.
+# The defaults below are the single source of defaults, except gke_max_nodes and
+# cloudsql_max_connections, which the CLI sizes (src/mlflowk8s/targets/gcp/capacity.py).
 
 variable "project_id" {
   description = "Google Cloud project id."
@@ -82,7 +83,7 @@ variable "gke_min_nodes" {
 }
 
 variable "gke_max_nodes" {
-  description = "Maximum node count."
+  description = "Maximum node count. The CLI sizes it from the active users (src/mlflowk8s/targets/gcp/capacity.py) unless GKE_MAX_NODES is set."
   type        = number
   default     = 4
 
@@ -106,6 +107,17 @@ variable "cloudsql_tier" {
   validation {
     condition     = can(regex("^db-", var.cloudsql_tier))
     error_message = "cloudsql_tier must be a Cloud SQL tier such as db-g1-small or db-custom-1-3840."
+  }
+}
+
+variable "cloudsql_max_connections" {
+  description = "max_connections of the database: every active tenant's pool at its peak, the setup Jobs and a reserve must fit. The CLI sizes it from cloudsql_tier (src/mlflowk8s/targets/gcp/capacity.py) unless CLOUDSQL_MAX_CONNECTIONS is set; changing it restarts the instance."
+  type        = number
+  default     = 240
+
+  validation {
+    condition     = var.cloudsql_max_connections >= 25 && floor(var.cloudsql_max_connections) == var.cloudsql_max_connections
+    error_message = "cloudsql_max_connections must be a whole number >= 25."
   }
 }
 

@@ -9,6 +9,12 @@ locals {
   gateway_name     = "mlflow"
   db_admin_id      = "mlflow-dba-${var.environment}"
 
+  # ghcr.io/OWNER/NAME[:TAG]@sha256:D is pulled as <image_registry>/OWNER/NAME@sha256:D
+  # (the tag is dropped: the digest alone names the image); other registries as given.
+  image_digest = regex("sha256:[0-9a-f]{64}$", var.mlflow_image)
+  ghcr_path    = try(regex("^ghcr\\.io/([^:@]+)", var.mlflow_image)[0], null)
+  mlflow_image = local.ghcr_path == null ? var.mlflow_image : "${var.image_registry}/${local.ghcr_path}@${local.image_digest}"
+
   sql_condition = "resource.name == \"projects/${var.project_id}/instances/${var.sql_instance_name}\" && resource.service == \"sqladmin.googleapis.com\""
 }
 
@@ -123,11 +129,15 @@ module "tenant" {
   domain                = var.domain
   members               = each.value.members
   retired               = each.value.retired
-  server_args           = each.value.server_args
+  server_command        = each.value.server_command
   server_env            = each.value.server_env
+  ready_path            = each.value.ready_path
   static_prefix         = each.value.static_prefix
   artifacts_destination = each.value.artifacts_destination
-  mlflow_image          = var.mlflow_image
+  mlflow_image          = local.mlflow_image
+  server_resources      = var.server_resources
+  proxy_resources       = var.proxy_resources
+  tmp_size_limit        = var.tmp_size_limit
 
   cloudsql_proxy_image         = var.cloudsql_proxy_image
   sql_instance_name            = var.sql_instance_name

@@ -37,12 +37,12 @@ variable "environment" {
 }
 
 variable "mlflow_image" {
-  description = "MLflow server image (with psycopg2 and google-cloud-storage), pinned by digest."
+  description = "MLflow server image (with psycopg2 and google-cloud-storage), pinned by digest; `mlflowk8s init` pins ghcr.io/mlflow/mlflow:vX-full. A ghcr.io image is pulled through the platform's image_registry."
   type        = string
 
   validation {
-    condition     = strcontains(var.mlflow_image, "@sha256:")
-    error_message = "mlflow_image must be pinned by digest (contain \"@sha256:\")."
+    condition     = can(regex("^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$", var.mlflow_image))
+    error_message = "mlflow_image must be pinned by digest (REGISTRY/OWNER/NAME[:TAG]@sha256:<64 hex>)."
   }
 }
 
@@ -59,14 +59,17 @@ variable "iap_oauth_client_secret" {
 }
 
 variable "users" {
-  description = "Tenants keyed by user name. server_args/server_env, static_prefix and artifacts_destination come from the CLI's server command; retired tenants keep their data."
+  description = "Tenants keyed by user name. server_command/server_env, ready_path, static_prefix and artifacts_destination come from the CLI's server command (src/mlflowk8s/server.py); retired tenants keep their data."
   type = map(object({
-    members     = optional(list(string), [])
-    retired     = optional(bool, false)
-    server_args = list(string)
-    server_env  = optional(map(string), {})
-    # Facts of the rendered server that Terraform checks (the route and folder follow the
-    # name); null when the CLI did not render them, which the tenant module refuses.
+    members = optional(list(string), [])
+    retired = optional(bool, false)
+    # The container's whole argv (python -c <launcher source> <flags>) and its environment.
+    server_command = list(string)
+    server_env     = optional(map(string), {})
+    # Facts of the rendered server that Terraform checks (the route, probes and folder
+    # follow the name); null when the CLI did not render them, which the tenant module
+    # refuses.
+    ready_path            = optional(string)
     static_prefix         = optional(string)
     artifacts_destination = optional(string)
   }))
@@ -104,6 +107,41 @@ variable "backend_timeout_sec" {
   validation {
     condition     = var.backend_timeout_sec >= 30 && var.backend_timeout_sec <= 86400
     error_message = "backend_timeout_sec must be between 30 and 86400."
+  }
+}
+
+variable "server_resources" {
+  description = "Requests and limits of every tenant's MLflow container, sized by the CLI (src/mlflowk8s/sizing.py; the default is its value, tests/infra holds them equal): the request holds the server, the memory limit the largest buffered upload."
+  type = object({
+    requests = map(string)
+    limits   = map(string)
+  })
+  default = {
+    requests = { cpu = "50m", memory = "320Mi" }
+    limits   = { cpu = "1000m", memory = "1408Mi" }
+  }
+}
+
+variable "proxy_resources" {
+  description = "Requests and limits of every tenant's Cloud SQL Auth Proxy sidecar (src/mlflowk8s/sizing.py; the default is its value)."
+  type = object({
+    requests = map(string)
+    limits   = map(string)
+  })
+  default = {
+    requests = { cpu = "20m", memory = "32Mi" }
+    limits   = { cpu = "500m", memory = "128Mi" }
+  }
+}
+
+variable "tmp_size_limit" {
+  description = "Size of every tenant's /tmp (emptyDir), where uploads are staged (src/mlflowk8s/sizing.py; the default is its value)."
+  type        = string
+  default     = "640Mi"
+
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.tmp_size_limit))
+    error_message = "tmp_size_limit must be a quantity in Mi or Gi such as 640Mi."
   }
 }
 
@@ -173,4 +211,14 @@ variable "certificate_dns_authorization" {
     data = string
   })
   default = { name = "", type = "", data = "" }
+}
+
+variable "image_registry" {
+  description = "Platform output: the ghcr.io pull-through repository REGION-docker.pkg.dev/PROJECT/REPO."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]+-docker\\.pkg\\.dev/[a-z][a-z0-9-]+/[a-z][a-z0-9-]*$", var.image_registry))
+    error_message = "image_registry must look like REGION-docker.pkg.dev/PROJECT/REPOSITORY."
+  }
 }

@@ -1,4 +1,5 @@
-"""`mlflowk8s init` against a real fake-gcs-server standing in for Cloud Storage."""
+"""`mlflowk8s init` against a real fake-gcs-server standing in for Cloud Storage, and a
+registry stand-in for ghcr.io (tests/support/registry.py), where it pins the image."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
 from tests.support.fakegcs import FakeGcs
+from tests.support.registry import Registry
 
 GCP_OPTIONS = ["--project", "demo-project", "--region", "europe-west1",
                "--domain", "mlflow.lab.org", "--no-input"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def ghcr(cli: Cli, registry: Registry) -> Registry:
+    """Every init here pins the servers' image from the stand-in."""
+    registry.publish_servers_image()
+    cli.env.update(registry.env())
+    return registry
 
 
 def _bucket(fake_gcs: FakeGcs, name: str) -> dict[str, object]:
@@ -25,8 +37,9 @@ def _bucket(fake_gcs: FakeGcs, name: str) -> dict[str, object]:
 
 
 def test_init_creates_lab_files_and_versioned_state_bucket(
-    cli: Cli, fake_gcs: FakeGcs, lab_dir: Path
+    cli: Cli, fake_gcs: FakeGcs, lab_dir: Path, ghcr: Registry
 ) -> None:
+    pinned = ghcr.publish_servers_image()
     cli.env.update(fake_gcs.env())
     result = cli("init", *GCP_OPTIONS, "--state-bucket", "init-one-tfstate")
     assert result.code == 0, result.stderr
@@ -41,7 +54,7 @@ def test_init_creates_lab_files_and_versioned_state_bucket(
     assert (lab_dir / ".env").read_text() == (
         "MLFLOWK8S_TARGET=gcp\nGCP_PROJECT=demo-project\nGCP_REGION=europe-west1\n"
         "MLFLOW_DOMAIN=mlflow.lab.org\nTF_GCS_BUCKET=init-one-tfstate\n"
-        "MLFLOW_GCS_BUCKET=demo-project-mlflow-artifacts\n"
+        f"MLFLOW_GCS_BUCKET=demo-project-mlflow-artifacts\nMLFLOW_IMAGE={pinned}\n"
     )
     assert (lab_dir / "users.yaml").read_text().endswith("users: {}\n")
     assert ".mlflowk8s/" in (lab_dir / ".gitignore").read_text().splitlines()
@@ -57,6 +70,35 @@ def test_init_again_changes_nothing_and_says_so(cli: Cli, fake_gcs: FakeGcs, lab
     assert result.stdout.splitlines()[-1] == "Nothing changed: the lab is already set up."
     assert {p.name: p.read_bytes() for p in lab_dir.iterdir() if p.is_file()} == before
     assert before[".env"].startswith(b"# mine\nMY_KEY=stays\n")
+
+
+def test_an_image_in_env_is_kept_and_the_registry_not_asked(
+    cli: Cli, fake_gcs: FakeGcs, lab_dir: Path, ghcr: Registry
+) -> None:
+    mine = "europe-docker.pkg.dev/lab/images/mlflow@sha256:" + "a" * 64
+    (lab_dir / ".env").write_text(f"MLFLOW_IMAGE={mine}\n")
+    cli.env.update(fake_gcs.env())
+    result = cli("init", *GCP_OPTIONS, "--state-bucket", "init-image-tfstate")
+    assert result.code == 0, result.stderr
+    assert f"MLFLOW_IMAGE={mine}\n" in (lab_dir / ".env").read_text()
+    assert ghcr.seen == []
+
+
+def test_offline_init_says_what_to_set_and_writes_nothing(cli: Cli, lab_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on: the registry is unreachable
+        closed.bind(("127.0.0.1", 0))
+        cli.env["MLFLOWK8S_IMAGE_REGISTRY_URL"] = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        result = cli("init", *GCP_OPTIONS)
+    assert result.code == 1
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("error: cannot pin ghcr.io/mlflow/mlflow:v")
+    assert result.stderr.endswith(
+        ": set MLFLOW_IMAGE=ghcr.io/mlflow/mlflow@sha256:<its index digest> in .env, "
+        "or run `mlflowk8s init` again online\n"
+    )
+    assert list(lab_dir.iterdir()) == []
 
 
 def test_existing_bucket_gets_missing_versioning(cli: Cli, fake_gcs: FakeGcs) -> None:

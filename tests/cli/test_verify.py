@@ -67,6 +67,8 @@ def gcp_lab(
             "XDG_CONFIG_HOME": str(tmp_path / "config"),
         }
     )
+    # Pinned already: init keeps it and asks no registry.
+    (cli.lab / ".env").write_text(f"MLFLOW_IMAGE={IMAGE}\n", encoding="utf-8")
     result = cli(
         "init", "--no-input", "--project", PROJECT, "--region", "europe-west1",
         "--domain", "mlflow.lab.org", "--state-bucket", f"tfs-{uuid.uuid4().hex[:10]}",
@@ -74,7 +76,7 @@ def gcp_lab(
     )  # fmt: skip
     assert result.code == 0, result.stderr
     with (cli.lab / ".env").open("a", encoding="utf-8") as env_file:
-        env_file.write(f"MLFLOW_IMAGE={IMAGE}\nMLFLOWK8S_DESKTOP_CLIENT_ID={DESKTOP_CLIENT}\n")
+        env_file.write(f"MLFLOWK8S_DESKTOP_CLIENT_ID={DESKTOP_CLIENT}\n")
     return cli
 
 

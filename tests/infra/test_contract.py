@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
 from tests.infra.conftest import INFRA, Terraform
 
@@ -40,6 +42,7 @@ PLATFORM_OUTPUTS = {
     "gateway_ip_address": "203.0.113.10",
     "gateway_ip_name": "mlflow-default-gateway",
     "certificate_map_name": "mlflow-default-certmap",
+    "image_registry": "europe-west1-docker.pkg.dev/demo-project/mlflow-default-ghcr",
     "dns_name_servers": [],
     "certificate_dns_authorization": {
         "name": "_acme-challenge.mlflow.lab.org.",
@@ -67,6 +70,42 @@ def test_platform_outputs_sample_matches_the_platform_outputs() -> None:
     assert set(_OUTPUT_RE.findall(text)) == set(PLATFORM_OUTPUTS)
 
 
+def _default(root: str, variable: str) -> str:
+    text = (INFRA / root / "variables.tf").read_text()
+    match = re.search(rf'variable "{variable}" {{.*?\n  default\s+= ("?)([^"\n]+)\1\n', text, re.S)
+    assert match, f"{root}: no default for {variable}"
+    return match[2]
+
+
+def test_the_sizing_knows_the_platforms_defaults() -> None:
+    # The capacity check sizes what Terraform creates when the admin sets nothing.
+    from mlflowk8s.targets.gcp import capacity
+
+    assert _default("platform", "gke_machine_type") == capacity.DEFAULT_MACHINE_TYPE
+    assert _default("platform", "cloudsql_tier") == capacity.DEFAULT_CLOUDSQL_TIER
+    connections = capacity.tier_connections(capacity.DEFAULT_CLOUDSQL_TIER)
+    assert _default("platform", "cloudsql_max_connections") == str(connections)
+
+
+@pytest.mark.parametrize("root", ["modules/tenant", "tenants"])
+def test_the_pod_defaults_are_the_sizing(root: str) -> None:
+    # Defaults for checkov and the root or module on its own; the CLI always renders these.
+    from mlflowk8s import sizing
+
+    text = (INFRA / root / "variables.tf").read_text()
+    for variable, container in (("server_resources", sizing.SERVER),
+                                ("proxy_resources", sizing.PROXY)):  # fmt: skip
+        want = container.kubernetes()
+        block = text[text.index(f'variable "{variable}"') :]
+        block = block[: block.index("\n}\n")]
+        for kind in ("requests", "limits"):
+            cpu, memory = want[kind]["cpu"], want[kind]["memory"]
+            assert f'{kind} = {{ cpu = "{cpu}", memory = "{memory}" }}' in " ".join(
+                block.split()
+            ), (variable, kind)
+    assert _default(root, "tmp_size_limit") == f"{sizing.TMP_SIZE_MIB}Mi"
+
+
 def test_rendered_tfvars_are_accepted_by_both_roots(
     cli: Cli, lab_dir: Path, terraform: Terraform, tmp_path: Path
 ) -> None:
@@ -79,6 +118,8 @@ def test_rendered_tfvars_are_accepted_by_both_roots(
         name: f"/{name}" for name in ("alice", "bob", "data-team")
     }
     assert users["alice"]["artifacts_destination"] == "gs://lab-artifacts/alice"
+    assert users["alice"]["ready_path"] == "/alice/ready"
+    assert users["alice"]["server_command"][:2] == ["python", "-c"]
     files = {
         "platform": data["platform"],
         "tenants": data["tenants"],

@@ -63,12 +63,11 @@ def _lab(base: Path, gcs: fakegcs.FakeGcs, users: int, env: dict[str, str]) -> P
     secret.write_text(json.dumps({"web": {"client_id": "1-a.apps.googleusercontent.com",
                                           "client_secret": "x"}}))  # fmt: skip
     cli = [sys.executable, "-m", "mlflowk8s"]
+    (lab / ".env").write_text(f"MLFLOW_IMAGE={IMAGE}\n")  # pinned: init asks no registry
     _run([*cli, "init", "--no-input", "--project", "lab-project-1", "--region", "europe-west1",
           "--domain", "mlflow.lab.org", "--state-bucket", f"bench-{users}",
           "--artifact-bucket", "lab-artifacts", "--oauth-client-secret", str(secret)],
          lab, env)  # fmt: skip
-    with (lab / ".env").open("a") as handle:
-        handle.write(f"MLFLOW_IMAGE={IMAGE}\n")
     lines = ["users:"] + [
         f"  user{i:03d}:\n    members: [user:user{i:03d}@lab.org]" for i in range(users)
     ]

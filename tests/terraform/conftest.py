@@ -128,14 +128,14 @@ def tf_lab(
         }
     )
     google_apis.reset()
+    # Pinned already: init keeps it and asks no registry.
+    (cli.lab / ".env").write_text(f"MLFLOW_IMAGE={IMAGE}\n", encoding="utf-8")
     result = cli(
         "init", "--no-input", "--project", PROJECT, "--region", "europe-west1",
         "--domain", DOMAIN, "--state-bucket", bucket, "--artifact-bucket", "lab-artifacts",
         "--oauth-client-secret", str(secret),
     )  # fmt: skip
     assert result.code == 0, result.stderr
-    with (cli.lab / ".env").open("a", encoding="utf-8") as env_file:
-        env_file.write(f"MLFLOW_IMAGE={IMAGE}\n")
     yield TfLab(cli=cli, gcs=fake_gcs, bucket=bucket, counter=counter, google=google_apis)
 
 

@@ -183,7 +183,7 @@ def test_apply_without_image_or_oauth_client_is_a_usage_error(tf_lab: TfLab) -> 
     assert result.code == 2
     assert result.stderr == (
         "error: missing settings in .env before applying: "
-        "MLFLOW_IMAGE (an image with psycopg2 and google-cloud-storage, by digest)\n"
+        "MLFLOW_IMAGE (`mlflowk8s init` pins the MLflow image by digest)\n"
     )
     assert tf_lab.objects() == []
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mlflowk8s import sizing
 from mlflowk8s.fileio import dumps
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.lab.users import User
-from mlflowk8s.server import LocalTarget, PodTarget, health_path, server_command
+from mlflowk8s.server import (
+    LocalTarget,
+    PodTarget,
+    health_path,
+    launcher_command,
+    launcher_source,
+    server_command,
+)
 from mlflowk8s.targets.gcp.render import (
     platform_vars,
     programmatic_client_ids,
@@ -62,15 +70,58 @@ def test_tenants_vars_hold_every_user_with_its_own_command() -> None:
     data = tenants_vars(SETTINGS, users)
     assert set(data["users"]) == {"alice", "bob"}
     assert data["users"]["bob"]["retired"] is True
-    assert "--static-prefix" in data["users"]["alice"]["server_args"]
-    assert data["users"]["alice"]["server_args"][6] == "/alice"
-    assert data["users"]["bob"]["server_args"][6] == "/bob"
-    assert data["users"]["alice"]["static_prefix"] == "/alice"
-    args = data["users"]["alice"]["server_args"]
-    destination = args[args.index("--artifacts-destination") + 1]
-    assert data["users"]["alice"]["artifacts_destination"] == destination
+    alice = data["users"]["alice"]
+    assert alice["server_command"][8] == "/alice"
+    assert data["users"]["bob"]["server_command"][8] == "/bob"
+    assert alice["static_prefix"] == "/alice"
+    assert alice["ready_path"] == "/alice/ready"
+    command = alice["server_command"]
+    destination = command[command.index("--artifacts-destination") + 1]
+    assert alice["artifacts_destination"] == destination
     assert data["mlflow_image"] == ""
     assert data["iap_oauth_client_id"] == ""
+
+
+def test_a_gke_tenant_runs_the_launcher_not_mlflow_server() -> None:
+    data = tenants_vars(SETTINGS, [User("alice", ("user:a@lab.org",))])
+    alice = data["users"]["alice"]
+    expected = launcher_command("alice", PodTarget("mlflow.lab.org", "lab-artifacts"))
+    assert alice["server_command"] == expected.argv
+    assert alice["server_command"][:3] == ["python", "-c", launcher_source()]
+    assert alice["server_command"][3:] == [
+        "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/alice",
+        "--allowed-hosts",
+        "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*",
+        "--artifacts-destination", "gs://lab-artifacts/alice", "--serve-artifacts",
+        "--forwarded-allow-ips=*", "--timeout-keep-alive=620",
+    ]  # fmt: skip
+    assert alice["server_env"] == expected.env
+    assert "server_args" not in alice
+    # Nowhere in the rendered inputs but the launcher's own docstrings, which name what it
+    # replaces.
+    rendered = dumps(data).replace(json.dumps(launcher_source())[1:-1], "<launcher source>")
+    assert "<launcher source>" in rendered
+    assert "mlflow server" not in rendered
+    assert "server" not in alice["server_command"][3:]
+
+
+def test_tenants_vars_carry_the_sized_pod() -> None:
+    data = tenants_vars(SETTINGS, [])
+    assert data["server_resources"] == {
+        "requests": {"cpu": "50m", "memory": "320Mi"},
+        "limits": {"cpu": "1000m", "memory": "1408Mi"},
+    }
+    assert data["proxy_resources"] == {
+        "requests": {"cpu": "20m", "memory": "32Mi"},
+        "limits": {"cpu": "500m", "memory": "128Mi"},
+    }
+    assert data["tmp_size_limit"] == "640Mi"
+    # The request holds the measured server; the limit twice the largest buffered upload.
+    assert sizing.SERVER.memory_request_mib >= sizing.TENANT_RSS_MIB
+    assert sizing.SERVER.memory_limit_mib >= (
+        sizing.TENANT_RSS_MIB + 2 * sizing.MAX_BUFFERED_UPLOAD_MIB
+    )
+    assert sizing.TMP_SIZE_MIB >= sizing.MAX_BUFFERED_UPLOAD_MIB
 
 
 def test_desktop_client_joins_the_programmatic_clients() -> None:
@@ -117,8 +168,11 @@ def test_render_writes_stable_sorted_bytes(tmp_path: Path) -> None:
     platform = json.loads(before[0])
     assert platform == {
         "artifact_bucket": "lab-artifacts",
+        # Sized: one tenant fits one node, plus the spare; db-g1-small's connections.
+        "cloudsql_max_connections": 240,
         "domain": "mlflow.lab.org",
         "environment": "default",
+        "gke_max_nodes": 2,
         "gke_spot": True,
         "project_id": "demo-project",
         "region": "europe-west1",

@@ -45,9 +45,19 @@ variable "retired" {
   default     = false
 }
 
-variable "server_args" {
-  description = "argv after the `mlflow` executable, rendered by the CLI (src/mlflowk8s/server.py)."
+variable "server_command" {
+  description = "The server container's whole argv (python -c <launcher source> <flags>), rendered by the CLI (src/mlflowk8s/server.py)."
   type        = list(string)
+
+  validation {
+    condition     = length(var.server_command) > 0
+    error_message = "server_command must not be empty."
+  }
+}
+
+variable "ready_path" {
+  description = "The launcher's readiness route as the CLI rendered it (src/mlflowk8s/server.py: it reads the store); checked to be under /<name>/."
+  type        = string
 }
 
 variable "static_prefix" {
@@ -145,19 +155,19 @@ variable "db_admin_user" {
 }
 
 variable "server_resources" {
-  description = "Requests and limits of the MLflow container. ~360 MB resident with one worker and job execution off; the limit leaves room for buffered uploads."
+  description = "Requests and limits of the MLflow container, sized by the CLI (src/mlflowk8s/sizing.py; the default is its value, tests/infra holds them equal): the request holds the launcher (~296 MiB resident), the memory limit the largest upload it buffers (twice the file)."
   type = object({
     requests = map(string)
     limits   = map(string)
   })
   default = {
-    requests = { cpu = "100m", memory = "512Mi" }
-    limits   = { cpu = "1", memory = "1536Mi" }
+    requests = { cpu = "50m", memory = "320Mi" }
+    limits   = { cpu = "1000m", memory = "1408Mi" }
   }
 }
 
 variable "proxy_resources" {
-  description = "Requests and limits of the Cloud SQL Auth Proxy sidecar."
+  description = "Requests and limits of the Cloud SQL Auth Proxy sidecar (src/mlflowk8s/sizing.py; the default is its value)."
   type = object({
     requests = map(string)
     limits   = map(string)
@@ -166,6 +176,12 @@ variable "proxy_resources" {
     requests = { cpu = "20m", memory = "32Mi" }
     limits   = { cpu = "500m", memory = "128Mi" }
   }
+}
+
+variable "tmp_size_limit" {
+  description = "Size of the server's /tmp (emptyDir), sized by the CLI (src/mlflowk8s/sizing.py; the default is its value): an upload is staged there whole before it goes to the bucket."
+  type        = string
+  default     = "640Mi"
 }
 
 variable "lb_source_ranges" {

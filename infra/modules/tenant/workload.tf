@@ -1,10 +1,11 @@
 # The tenant's server while it is active: namespace, Deployment (Auth Proxy sidecar,
-# `mlflow db upgrade`, the server), Service, and the NetworkPolicy that admits only the
+# `mlflow db upgrade`, the launcher), Service, and the NetworkPolicy that admits only the
 # load balancer.
 
 locals {
-  # CLI-rendered env first; the Terraform-owned entries win. HOME and USER: the image
-  # runs as uid 1000 without a passwd entry and a read-only root filesystem.
+  # CLI-rendered env first; the Terraform-owned entries win. HOME and USER: the official
+  # image runs as root unless told otherwise; the pod forces uid 1000, which has no passwd
+  # entry there, under a read-only root filesystem (only /tmp is writable).
   server_env = merge(
     { HOME = "/tmp", USER = "mlflow" },
     var.server_env,
@@ -149,11 +150,12 @@ resource "kubernetes_deployment_v1" "this" {
           }
         }
 
+        # The launcher (src/mlflowk8s/launcher.py) as `python -c`: one process serving
+        # MLflow's app with the tenant's flags, keep-alive and forwarded-allow-ips included.
         container {
           name    = "mlflow"
           image   = var.mlflow_image
-          command = ["mlflow"]
-          args    = var.server_args
+          command = var.server_command
 
           dynamic "env" {
             for_each = local.server_env
@@ -177,12 +179,15 @@ resource "kubernetes_deployment_v1" "this" {
             failure_threshold = 36
           }
 
+          # Ready only when the store answers (the launcher's route runs a one-row search
+          # and answers 503 after its own 10 s); alive while the process answers at all.
           readiness_probe {
             http_get {
-              path = local.health
+              path = var.ready_path
               port = tostring(local.port)
             }
-            period_seconds = 10
+            period_seconds  = 15
+            timeout_seconds = 12
           }
 
           liveness_probe {
@@ -217,7 +222,7 @@ resource "kubernetes_deployment_v1" "this" {
         volume {
           name = "tmp"
           empty_dir {
-            size_limit = "1Gi"
+            size_limit = var.tmp_size_limit
           }
         }
       }
@@ -230,6 +235,10 @@ resource "kubernetes_deployment_v1" "this" {
     precondition {
       condition     = var.static_prefix == local.prefix
       error_message = "the server of ${var.name} is rendered with static prefix ${coalesce(var.static_prefix, "(none)")}; it must be ${local.prefix}."
+    }
+    precondition {
+      condition     = startswith(coalesce(var.ready_path, "(none)"), "${local.prefix}/")
+      error_message = "the server of ${var.name} is rendered with readiness path ${coalesce(var.ready_path, "(none)")}; it must be under ${local.prefix}/."
     }
     precondition {
       condition     = var.artifacts_destination == local.artifacts_destination

@@ -58,6 +58,15 @@ run "defaults" {
     error_message = "no managed zone: no name servers"
   }
   assert {
+    condition = alltrue([
+      google_artifact_registry_repository.ghcr.mode == "REMOTE_REPOSITORY",
+      google_artifact_registry_repository.ghcr.format == "DOCKER",
+      google_artifact_registry_repository.ghcr.remote_repository_config[0].docker_repository[0].custom_repository[0].uri == "https://ghcr.io",
+      output.image_registry == "europe-west1-docker.pkg.dev/lab-project/mlflow-default-ghcr",
+    ])
+    error_message = "a remote repository caches ghcr.io in the region; its path is known at plan time (the tenants' image)"
+  }
+  assert {
     condition     = output.certificate_dns_authorization.type == "CNAME" && output.certificate_dns_authorization.name == "_acme-challenge.mlflow.lab.org."
     error_message = "the DNS authorization record is an output for the admin"
   }

@@ -23,4 +23,8 @@ run "rendered_tenants_vars" {
     condition     = alltrue([for name, t in output.tenants : t.url == "https://${var.domain}/${name}/" && t.retired == var.users[name].retired])
     error_message = "URL and retired state follow the rendered users"
   }
+  assert {
+    condition     = startswith(local.mlflow_image, "${var.image_registry}/mlflow/mlflow@sha256:")
+    error_message = "the pinned ghcr.io image is pulled through the platform's Artifact Registry repository"
+  }
 }

@@ -17,7 +17,8 @@ variables {
   domain                = "mlflow.lab.org"
   members               = ["user:alice@lab.org", "group:data-team@lab.org"]
   retired               = false
-  server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/data-team", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/data-team", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+  server_command        = ["python", "-c", "<launcher source>", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/data-team", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/data-team", "--serve-artifacts", "--forwarded-allow-ips=*", "--timeout-keep-alive=620"]
+  ready_path            = "/data-team/ready"
   static_prefix         = "/data-team"
   artifacts_destination = "gs://lab-artifacts/data-team"
   server_env = {
@@ -38,6 +39,15 @@ variables {
   db_setup_namespace           = "mlflowk8s-system"
   db_setup_service_account     = "db-admin"
   db_admin_user                = "mlflow-dba-default@lab-project.iam"
+  server_resources = {
+    requests = { cpu = "50m", memory = "320Mi" }
+    limits   = { cpu = "1000m", memory = "1408Mi" }
+  }
+  proxy_resources = {
+    requests = { cpu = "20m", memory = "32Mi" }
+    limits   = { cpu = "500m", memory = "128Mi" }
+  }
+  tmp_size_limit = "640Mi"
 }
 
 run "active" {
@@ -66,21 +76,30 @@ run "active" {
 
   # --- server ---
   assert {
-    condition     = kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].command == tolist(["mlflow"]) && kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].args == var.server_args
-    error_message = "the container runs mlflow with the CLI's server_args"
+    condition     = kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].command == var.server_command && try(length(kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].args), 0) == 0
+    error_message = "the container runs the CLI's launcher command (python -c …), not `mlflow server`"
   }
   assert {
-    condition     = contains(kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].args, "/data-team") && contains(kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].args, "gs://lab-artifacts/data-team")
+    condition     = contains(kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].command, "/data-team") && contains(kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].command, "gs://lab-artifacts/data-team")
     error_message = "static prefix and artifact destination are the user's"
   }
   assert {
     condition = alltrue([
-      kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].readiness_probe[0].http_get[0].path == "/data-team/health",
+      kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].readiness_probe[0].http_get[0].path == "/data-team/ready",
       kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].liveness_probe[0].http_get[0].path == "/data-team/health",
       kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].startup_probe[0].http_get[0].path == "/data-team/health",
       output.health_path == "/data-team/health",
     ])
-    error_message = "probes on /<user>/health"
+    error_message = "readiness on the launcher's /<user>/ready (it reads the store), liveness and startup on /<user>/health"
+  }
+  assert {
+    condition = alltrue([
+      tostring(kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].security_context[0].run_as_user) == "1000",
+      { for e in kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].env : e.name => e.value }["HOME"] == "/tmp",
+      kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].volume_mount[0].mount_path == "/tmp",
+      kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].volume[0].empty_dir[0].size_limit == "640Mi",
+    ])
+    error_message = "the pod forces uid 1000 (the image runs as root otherwise), HOME=/tmp on an emptyDir /tmp sized for a staged upload"
   }
   assert {
     condition     = { for e in kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].env : e.name => e.value }["MLFLOW_BACKEND_STORE_URI"] == "postgresql+psycopg2://mlf-data-team-4a5b%40lab-project.iam@127.0.0.1:5432/mlflow_data_team"
@@ -103,8 +122,8 @@ run "active" {
     error_message = "non-root"
   }
   assert {
-    condition     = kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].resources[0].requests["memory"] == "512Mi"
-    error_message = "memory requests sized for one worker without job execution"
+    condition     = kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].resources[0].requests["memory"] == "320Mi" && kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container[0].resources[0].limits["memory"] == "1408Mi" && kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].init_container[1].image == var.mlflow_image
+    error_message = "the CLI's sizing reaches the server; db upgrade runs in the same image"
   }
 
   assert {
@@ -204,6 +223,17 @@ run "static_prefix_mismatch" {
   }
   variables {
     static_prefix = "/someone-else"
+  }
+  expect_failures = [kubernetes_deployment_v1.this]
+}
+
+run "ready_path_outside_the_prefix" {
+  command = plan
+  module {
+    source = "../modules/tenant"
+  }
+  variables {
+    ready_path = "/someone-else/ready"
   }
   expect_failures = [kubernetes_deployment_v1.this]
 }

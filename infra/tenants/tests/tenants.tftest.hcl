@@ -25,6 +25,15 @@ variables {
   mlflow_image            = "ghcr.io/mlflow/mlflow@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
   iap_oauth_client_id     = "1234-abc.apps.googleusercontent.com"
   iap_oauth_client_secret = "not-a-real-secret"
+  server_resources = {
+    requests = { cpu = "50m", memory = "320Mi" }
+    limits   = { cpu = "1000m", memory = "1408Mi" }
+  }
+  proxy_resources = {
+    requests = { cpu = "20m", memory = "32Mi" }
+    limits   = { cpu = "500m", memory = "128Mi" }
+  }
+  tmp_size_limit = "640Mi"
 
   cluster_name                 = "mlflow-default"
   cluster_location             = "europe-west1-b"
@@ -36,6 +45,7 @@ variables {
   gateway_ip_address           = "203.0.113.10"
   gateway_ip_name              = "mlflow-default-gateway"
   certificate_map_name         = "mlflow-default-certmap"
+  image_registry               = "europe-west1-docker.pkg.dev/lab-project/mlflow-default-ghcr"
   dns_name_servers             = []
   certificate_dns_authorization = {
     name = "_acme-challenge.mlflow.lab.org."
@@ -47,7 +57,8 @@ variables {
     a = {
       members               = ["user:a@lab.org"]
       retired               = false
-      server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/a", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/a", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+      server_command        = ["python", "-c", "<launcher source>", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/a", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/a", "--serve-artifacts", "--forwarded-allow-ips=*", "--timeout-keep-alive=620"]
+      ready_path            = "/a/ready"
       static_prefix         = "/a"
       artifacts_destination = "gs://lab-artifacts/a"
       server_env            = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
@@ -55,7 +66,8 @@ variables {
     b = {
       members               = ["user:b@lab.org", "group:b-team@lab.org"]
       retired               = false
-      server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/b", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/b", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+      server_command        = ["python", "-c", "<launcher source>", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/b", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/b", "--serve-artifacts", "--forwarded-allow-ips=*", "--timeout-keep-alive=620"]
+      ready_path            = "/b/ready"
       static_prefix         = "/b"
       artifacts_destination = "gs://lab-artifacts/b"
       server_env            = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false", MLFLOW_SQLALCHEMYSTORE_POOL_SIZE = "2", MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW = "3" }
@@ -110,7 +122,8 @@ run "add_c" {
       c = {
         members               = ["user:c@lab.org"]
         retired               = false
-        server_args           = ["server", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/c", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/c", "--serve-artifacts", "--workers", "1", "--uvicorn-opts", "--forwarded-allow-ips=*"]
+        server_command        = ["python", "-c", "<launcher source>", "--host", "0.0.0.0", "--port", "5000", "--static-prefix", "/c", "--allowed-hosts", "mlflow.lab.org,mlflow.lab.org:*,10.*,localhost,localhost:*,127.0.0.1,127.0.0.1:*", "--artifacts-destination", "gs://lab-artifacts/c", "--serve-artifacts", "--forwarded-allow-ips=*", "--timeout-keep-alive=620"]
+        ready_path            = "/c/ready"
         static_prefix         = "/c"
         artifacts_destination = "gs://lab-artifacts/c"
         server_env            = { MLFLOW_DISABLE_TELEMETRY = "true" }
@@ -185,13 +198,14 @@ run "all_retired" {
   }
 }
 
-# Only server_args and the server's facts are required; the rest has defaults.
+# Only server_command and the server's facts are required; the rest has defaults.
 run "optional_attributes" {
   command = plan
   variables {
     users = {
       d = {
-        server_args           = ["server", "--static-prefix", "/d", "--artifacts-destination", "gs://lab-artifacts/d"]
+        server_command        = ["python", "-c", "<launcher source>", "--static-prefix", "/d", "--artifacts-destination", "gs://lab-artifacts/d"]
+        ready_path            = "/d/ready"
         static_prefix         = "/d"
         artifacts_destination = "gs://lab-artifacts/d"
       }
@@ -209,10 +223,10 @@ run "invalid_user_name" {
   variables {
     users = {
       "Bad_Name" = {
-        members     = ["user:x@lab.org"]
-        retired     = false
-        server_args = []
-        server_env  = {}
+        members        = ["user:x@lab.org"]
+        retired        = false
+        server_command = []
+        server_env     = {}
       }
     }
   }
@@ -224,10 +238,10 @@ run "user_name_too_long" {
   variables {
     users = {
       "abcdefghijklmnopqrstu" = {
-        members     = ["user:x@lab.org"]
-        retired     = false
-        server_args = []
-        server_env  = {}
+        members        = ["user:x@lab.org"]
+        retired        = false
+        server_command = []
+        server_env     = {}
       }
     }
   }
@@ -240,7 +254,7 @@ run "database_user_too_long" {
     project_id = "a-very-long-project-id-30-char"
     users = {
       "abcdefghijklmnopqrst" = {
-        server_args = []
+        server_command = []
       }
     }
   }
@@ -252,14 +266,40 @@ run "invalid_member" {
   variables {
     users = {
       x = {
-        members     = ["x@lab.org"]
-        retired     = false
-        server_args = []
-        server_env  = {}
+        members        = ["x@lab.org"]
+        retired        = false
+        server_command = []
+        server_env     = {}
       }
     }
   }
   expect_failures = [var.users]
+}
+
+# The pinned ghcr.io image is pulled through the platform's remote repository, by digest
+# (the tag is dropped); an image of another registry is pulled as given.
+run "ghcr_image_through_artifact_registry" {
+  command = plan
+  variables {
+    mlflow_image = "ghcr.io/mlflow/mlflow:v3.17.2-full@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  }
+
+  assert {
+    condition     = local.mlflow_image == "europe-west1-docker.pkg.dev/lab-project/mlflow-default-ghcr/mlflow/mlflow@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    error_message = "ghcr.io/OWNER/NAME[:TAG]@sha256:D is pulled as <image_registry>/OWNER/NAME@sha256:D"
+  }
+}
+
+run "other_registry_image_as_given" {
+  command = plan
+  variables {
+    mlflow_image = "europe-docker.pkg.dev/lab-project/images/mlflow@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  }
+
+  assert {
+    condition     = local.mlflow_image == var.mlflow_image
+    error_message = "an image outside ghcr.io is not rewritten"
+  }
 }
 
 run "image_not_pinned" {

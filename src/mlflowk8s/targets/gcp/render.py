@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlflowk8s import sizing
 from mlflowk8s.fileio import dumps, write_atomic
 from mlflowk8s.lab.locks import WORK_DIR_NAME
 from mlflowk8s.lab.settings import DESKTOP_CLIENT_FILE, DESKTOP_CLIENT_ID, Settings
 from mlflowk8s.lab.users import User
 from mlflowk8s.oauth_client import ClientRole, OAuthClient, read_oauth_client
-from mlflowk8s.server import PodTarget, server_command, static_prefix
+from mlflowk8s.server import PodTarget, launcher_command, ready_path, static_prefix
+from mlflowk8s.targets.gcp import capacity
 from mlflowk8s.targets.gcp import settings as s
 
 DEFAULT_ENV = "default"
@@ -28,9 +30,22 @@ def work_dir(lab_dir: Path, env: str = DEFAULT_ENV) -> Path:
     return lab_dir / WORK_DIR_NAME / env
 
 
-def platform_vars(settings: Settings, env: str = DEFAULT_ENV) -> dict[str, Any]:
+def platform_vars(
+    settings: Settings, env: str = DEFAULT_ENV, active_tenants: int = 0
+) -> dict[str, Any]:
     required = settings.require(*s.REQUIRED)
     optional = s.optional_platform_vars(settings)
+    # Sized here unless the admin set them: the pool's maximum from the active users, the
+    # database's connections from its tier (a change restarts it: never per user).
+    if "gke_max_nodes" not in optional:
+        max_nodes = capacity.sized_max_nodes(settings, active_tenants)
+        if max_nodes is not None:
+            optional["gke_max_nodes"] = max_nodes
+    if "cloudsql_max_connections" not in optional:
+        tier = settings.get(s.CLOUDSQL_TIER) or capacity.DEFAULT_CLOUDSQL_TIER
+        connections = capacity.tier_connections(tier)
+        if connections is not None:
+            optional["cloudsql_max_connections"] = connections
     return {
         "project_id": required[s.PROJECT],
         "region": required[s.REGION],
@@ -66,15 +81,27 @@ def programmatic_client_ids(settings: Settings) -> list[str]:
 
 
 def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:
-    command = server_command(user.name, target)
+    command = launcher_command(user.name, target)
     return {
         "members": sorted(user.members),
         "retired": user.retired,
-        "server_args": command.args,
+        # The container's whole argv: `python -c <launcher source> <flags>`.
+        "server_command": command.argv,
         "server_env": command.env,
+        # The readiness probe's path: the launcher's route that reads the store.
+        "ready_path": ready_path(user.name),
         # What Terraform checks against its route and managed folder, without parsing args.
         "static_prefix": static_prefix(user.name),
         "artifacts_destination": f"gs://{target.artifact_bucket}/{user.name}",
+    }
+
+
+def tenant_resources() -> dict[str, Any]:
+    """Requests and limits of every tenant's pod (mlflowk8s.sizing)."""
+    return {
+        "server_resources": sizing.SERVER.kubernetes(),
+        "proxy_resources": sizing.PROXY.kubernetes(),
+        "tmp_size_limit": f"{sizing.TMP_SIZE_MIB}Mi",
     }
 
 
@@ -90,6 +117,7 @@ def tenants_vars(settings: Settings, users: list[User], env: str = DEFAULT_ENV) 
         "mlflow_image": settings.get(s.MLFLOW_IMAGE) or "",
         "iap_oauth_client_id": client.client_id if client else "",
         "users": {user.name: tenant_entry(user, target) for user in users},
+        **tenant_resources(),
     }
 
 
@@ -108,7 +136,7 @@ def render_lab(
     # Not Terraform's (the CLI keeps the project's IAP settings), but read as `apply` will
     # read them: a wrong client file fails here, before anything is written.
     programmatic_client_ids(settings)
-    platform = platform_vars(settings, env)
+    platform = platform_vars(settings, env, sum(not user.retired for user in users))
     tenants = tenants_vars(settings, users, env)
     folder = work_dir(lab_dir, env)
     # Plans, Terraform's working data and outputs land here: for the admin's eyes only.

@@ -20,6 +20,11 @@ ARTIFACT_BUCKET = "MLFLOW_GCS_BUCKET"
 IAP_PROGRAMMATIC_CLIENT_IDS = "IAP_PROGRAMMATIC_CLIENT_IDS"
 OAUTH_CLIENT_SECRET_FILE = "IAP_OAUTH_CLIENT_SECRET_FILE"
 MLFLOW_IMAGE = "MLFLOW_IMAGE"
+MACHINE_TYPE = "GKE_MACHINE_TYPE"
+MIN_NODES = "GKE_MIN_NODES"
+MAX_NODES = "GKE_MAX_NODES"
+CLOUDSQL_TIER = "CLOUDSQL_TIER"
+CLOUDSQL_MAX_CONNECTIONS = "CLOUDSQL_MAX_CONNECTIONS"
 
 # Settings every GCP lab needs before anything can be rendered or created.
 REQUIRED = (PROJECT, REGION, DOMAIN, STATE_BUCKET, ARTIFACT_BUCKET)
@@ -28,11 +33,14 @@ REQUIRED = (PROJECT, REGION, DOMAIN, STATE_BUCKET, ARTIFACT_BUCKET)
 # defaults stay the one place defaults live. Value: (tfvars name, kind).
 OPTIONAL_PLATFORM_SETTINGS: dict[str, tuple[str, str]] = {
     "DNS_MANAGED_ZONE": ("dns_managed_zone", "str"),
-    "GKE_MACHINE_TYPE": ("gke_machine_type", "str"),
+    MACHINE_TYPE: ("gke_machine_type", "str"),
     "GKE_SPOT": ("gke_spot", "bool"),
-    "GKE_MIN_NODES": ("gke_min_nodes", "int"),
-    "GKE_MAX_NODES": ("gke_max_nodes", "int"),
-    "CLOUDSQL_TIER": ("cloudsql_tier", "str"),
+    MIN_NODES: ("gke_min_nodes", "int"),
+    # Unset: sized from the active users (targets/gcp/capacity.py).
+    MAX_NODES: ("gke_max_nodes", "int"),
+    CLOUDSQL_TIER: ("cloudsql_tier", "str"),
+    # Unset: sized from the tier (targets/gcp/capacity.py).
+    CLOUDSQL_MAX_CONNECTIONS: ("cloudsql_max_connections", "int"),
 }
 
 # Whole-string patterns (fullmatch): a trailing newline must not reach the tfvars.
@@ -123,7 +131,7 @@ def require_apply_settings(settings: Settings) -> None:
     if missing:
         hints = {
             OAUTH_CLIENT_SECRET_FILE: "`mlflowk8s init --oauth-client-secret FILE`",
-            MLFLOW_IMAGE: "an image with psycopg2 and google-cloud-storage, by digest",
+            MLFLOW_IMAGE: "`mlflowk8s init` pins the MLflow image by digest",
         }
         raise UsageError(
             f"missing settings in {settings.path} before applying: "

@@ -78,7 +78,14 @@ class GcpTarget:
             raise OperationError(f"{check['detail']}: {fix}" if fix else check["detail"])
 
     # -- Target: plan --------------------------------------------------------------
+    def check_capacity(self) -> None:
+        """Before planning: the active tenants' peak fits the database and the node pool."""
+        from mlflowk8s.targets.gcp.capacity import check_capacity
+
+        check_capacity(self.settings, len(self.lab.users().active_users()))
+
     def plan(self, user: str | None, progress: Progress) -> Plan:
+        self.check_capacity()
         roots = self._roots(progress)
         rendered = roots.render()
         handle = PlanHandle(user=user, inputs=inputs_digest(rendered.platform, rendered.tenants))
