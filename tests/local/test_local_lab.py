@@ -112,7 +112,7 @@ def test_tenants_start_isolate_restart_retire_and_destroy(local_lab: LocalLab) -
     assert all(health(url) is None for url in (alice_url, bob_url))
     assert sorted(p.name for p in data.iterdir()) == ["alice", "bob", "carol"]
     assert (data / "alice" / "mlflow.db").is_file()
-    assert {t["state"] for t in lab.tenants().values()} == {"stopped", "retired"}
+    assert {t["state"] for t in lab.tenants().values()} == {"supervisord not running", "retired"}
 
 
 def test_taken_port_supervisord_down_orphans_and_purge(local_lab: LocalLab) -> None:
