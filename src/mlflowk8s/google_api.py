@@ -1,4 +1,5 @@
-"""Admin calls to Google's REST APIs (Service Usage, Certificate Manager) with ADC.
+"""Admin calls to Google's REST APIs (Service Usage, Resource Manager, Certificate Manager)
+with ADC.
 
 Endpoints can be pointed elsewhere by environment variable; the tests point them at
 local stand-ins, as ``STORAGE_EMULATOR_HOST`` does for Cloud Storage.
@@ -13,6 +14,10 @@ from mlflowk8s.errors import CredentialsError, OperationError
 
 HTTP_TIMEOUT_SECONDS = 10.0
 SERVICE_USAGE = ("MLFLOWK8S_SERVICE_USAGE_ENDPOINT", "https://serviceusage.googleapis.com")
+RESOURCE_MANAGER = (
+    "MLFLOWK8S_RESOURCE_MANAGER_ENDPOINT",
+    "https://cloudresourcemanager.googleapis.com",
+)
 CERTIFICATE_MANAGER = (
     "MLFLOWK8S_CERTIFICATE_MANAGER_ENDPOINT",
     "https://certificatemanager.googleapis.com",
@@ -97,3 +102,19 @@ def certificate_state(project: str, certificate_map: str, env: Mapping[str, str]
     if issue.get("reason"):
         details.append(f"{issue['reason']}: {issue.get('details', '')}".rstrip(": "))
     return f"{state} ({'; '.join(details)})" if details else state
+
+
+def post_json(session: Any, url: str, body: Mapping[str, Any]) -> tuple[int, Any]:
+    """POST ``body`` as JSON to ``url``: (HTTP status, parsed body or {})."""
+    import google.auth.exceptions
+    import requests
+
+    try:
+        response = session.post(url, json=dict(body), timeout=HTTP_TIMEOUT_SECONDS)
+    except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
+        raise OperationError(f"{url.split('/v1/')[0]}: {exc.__class__.__name__}") from exc
+    try:
+        parsed = response.json()
+    except ValueError:
+        parsed = {}
+    return int(response.status_code), parsed
