@@ -70,3 +70,14 @@ def test_the_project_number_setting_stands_in_for_the_outputs(cli: Cli, lab_dir:
     result = cli("env", "alice")
     assert result.code == 0, result.stderr
     assert exports(result.stdout)["MLFLOW_TRACKING_URI"] == f"https://{HOST}/"
+
+
+def test_verify_runs_on_cloudrun_and_first_asks_for_the_admins_login(
+    cli: Cli, lab_dir: Path, tmp_path: Path
+) -> None:
+    cloudrun_lab(lab_dir)
+    cli.env["MLFLOWK8S_CREDENTIALS_FILE"] = str(tmp_path / "none.json")
+    result = cli("verify")
+    # IAP is in front of every service: verify goes on to sign-in (not "has none").
+    assert result.code != 0
+    assert "verify signs in as you: run `mlflowk8s login` first" in result.stderr
