@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from mlflowk8s import __version__
+from mlflowk8s.cli import cost as cost_commands
 from mlflowk8s.cli import lab as lab_commands
 from mlflowk8s.cli import ops as ops_commands
 from mlflowk8s.cli import researcher as researcher_commands
@@ -85,7 +86,14 @@ def root(
     ctx.obj = App(lab_dir=lab_dir, env=env, verbose=verbose)
 
 
-for module in (lab_commands, user_commands, ops_commands, researcher_commands, verify_commands):
+for module in (
+    lab_commands,
+    user_commands,
+    ops_commands,
+    cost_commands,
+    researcher_commands,
+    verify_commands,
+):
     module.register(app)
 
 

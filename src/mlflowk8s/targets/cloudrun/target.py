@@ -37,6 +37,7 @@ from mlflowk8s.terraform.workspace import inputs_digest
 if TYPE_CHECKING:
     from mlflowk8s.lab import Lab
     from mlflowk8s.lab.settings import Settings
+    from mlflowk8s.targets.base import CostEstimate
 
 
 class CloudRunTarget:
@@ -222,7 +223,7 @@ class CloudRunTarget:
             out[TENANTS] = (rendered.tenants_path, rendered.tenants)
         return out
 
-    # -- researchers and doctor ---------------------------------------------------
+    # -- researchers, doctor, cost ---------------------------------------------------
     def public_host(self) -> str | None:
         """None: no one host; each tenant has its own (:meth:`tenant_url`)."""
         return None
@@ -255,3 +256,11 @@ class CloudRunTarget:
         from mlflowk8s.targets.cloudrun.doctor import admin_checks
 
         return admin_checks(self.settings, environ)
+
+    def cost(self, users: int | None = None) -> CostEstimate:
+        from mlflowk8s.targets.cloudrun.cost import estimate
+
+        return estimate(self.settings, self._active_users() if users is None else users)
+
+    def _active_users(self) -> int:
+        return len(self.lab.users().active_users()) if self.lab.has_users_file() else 0

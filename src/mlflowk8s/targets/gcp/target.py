@@ -36,6 +36,7 @@ from mlflowk8s.terraform.workspace import inputs_digest
 if TYPE_CHECKING:
     from mlflowk8s.lab import Lab
     from mlflowk8s.lab.settings import Settings
+    from mlflowk8s.targets.base import CostEstimate
 
 
 class GcpTarget:
@@ -260,3 +261,9 @@ class GcpTarget:
         from mlflowk8s.targets.gcp.doctor import admin_checks
 
         return admin_checks(self.settings, environ)
+
+    def cost(self, users: int | None = None) -> CostEstimate:
+        from mlflowk8s.targets.gcp.cost import estimate
+
+        count = len(self.lab.users().active_users()) if self.lab.has_users_file() else 0
+        return estimate(self.settings, count if users is None else users)
