@@ -1,4 +1,5 @@
-"""Admin calls to Google's REST APIs (Service Usage, Certificate Manager, ...) with ADC.
+"""Admin calls to Google's REST APIs (Service Usage, Resource Manager, Certificate Manager,
+IAP, Compute) with ADC.
 
 Endpoints can be pointed elsewhere by environment variable; the tests point them at
 local stand-ins, as ``STORAGE_EMULATOR_HOST`` does for Cloud Storage.
@@ -13,13 +14,13 @@ from mlflowk8s.errors import CredentialsError, OperationError
 
 HTTP_TIMEOUT_SECONDS = 10.0
 SERVICE_USAGE = ("MLFLOWK8S_SERVICE_USAGE_ENDPOINT", "https://serviceusage.googleapis.com")
-CERTIFICATE_MANAGER = (
-    "MLFLOWK8S_CERTIFICATE_MANAGER_ENDPOINT",
-    "https://certificatemanager.googleapis.com",
-)
 RESOURCE_MANAGER = (
     "MLFLOWK8S_RESOURCE_MANAGER_ENDPOINT",
     "https://cloudresourcemanager.googleapis.com",
+)
+CERTIFICATE_MANAGER = (
+    "MLFLOWK8S_CERTIFICATE_MANAGER_ENDPOINT",
+    "https://certificatemanager.googleapis.com",
 )
 IAP = ("MLFLOWK8S_IAP_ENDPOINT", "https://iap.googleapis.com")
 COMPUTE = ("MLFLOWK8S_COMPUTE_ENDPOINT", "https://compute.googleapis.com")

@@ -14,6 +14,7 @@ import typer
 
 from mlflowk8s import __version__
 from mlflowk8s.cli import backup as backup_commands
+from mlflowk8s.cli import cost as cost_commands
 from mlflowk8s.cli import lab as lab_commands
 from mlflowk8s.cli import ops as ops_commands
 from mlflowk8s.cli import researcher as researcher_commands
@@ -91,7 +92,7 @@ def root(
 
 for module in (
     lab_commands, user_commands, ops_commands, tenant_commands, backup_commands,
-    service_commands, researcher_commands, verify_commands,
+    service_commands, cost_commands, researcher_commands, verify_commands,
 ):  # fmt: skip
     module.register(app)
 

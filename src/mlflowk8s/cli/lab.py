@@ -14,12 +14,16 @@ def init(
     ctx: typer.Context,
     target: Annotated[
         str | None,
-        typer.Option(help="Where tenants run: gcp (GKE, the default) or local (this machine)."),
+        typer.Option(
+            help="Where tenants run: gcp (GKE, the default), cloudrun (a Cloud Run service "
+            "each) or local (this machine). Not changed once an environment has state."
+        ),
     ] = None,
     project: Annotated[str | None, typer.Option(help="Google Cloud project id.")] = None,
     region: Annotated[str | None, typer.Option(help="Region, e.g. europe-west1.")] = None,
     domain: Annotated[
-        str | None, typer.Option(help="Host name of the tracking service, e.g. mlflow.lab.org.")
+        str | None,
+        typer.Option(help="gcp: host name of the tracking service, e.g. mlflow.lab.org."),
     ] = None,
     state_bucket: Annotated[
         str | None, typer.Option(help="Terraform state bucket [default: <project>-tfstate].")
@@ -31,7 +35,7 @@ def init(
     oauth_client_secret: Annotated[
         Path | None,
         typer.Option(
-            help="IAP OAuth client JSON from the console; its path is recorded, never copied.",
+            help="gcp: IAP OAuth client JSON from the console; its path is recorded, never copied.",
             dir_okay=False,
         ),
     ] = None,

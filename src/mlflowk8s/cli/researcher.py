@@ -174,6 +174,7 @@ def env(
     from mlflowk8s.lab.users import validate_name
     from mlflowk8s.names import HOST_RE
     from mlflowk8s.server import public_url
+    from mlflowk8s.targets.base import Verifiable
 
     lc = lab(ctx)
     if shell not in SHELLS:
@@ -186,18 +187,22 @@ def env(
             raise UsageError(f"no active user {name!r} in this lab (see `mlflowk8s users`)")
     target = found.target() if found is not None and domain is None else None
     lines: list[str] = []
-    if target is not None and target.public_host() is None:
+    if target is not None and target.public_host() is None and not isinstance(target, Verifiable):
         exports = {"MLFLOW_TRACKING_URI": target.tenant_url(name)}
     else:
-        domain = domain or (target.public_host() if target is not None else None)
-        if not domain:
-            raise UsageError(
-                "no lab domain: run in the lab folder (or --lab-dir DIR), or pass --domain "
-                f"(none in {lc.settings().path})"
-            )
-        if not HOST_RE.fullmatch(domain):
-            raise UsageError(f"--domain {domain!r} is not a lower-case host name")
-        exports = lab_exports(public_url(domain, name), domain)
+        if target is not None and target.public_host() is None:
+            # A host per tenant (Cloud Run): that exact host gets tokens, no other.
+            exports = lab_exports(target.tenant_url(name), None)
+        else:
+            domain = domain or (target.public_host() if target is not None else None)
+            if not domain:
+                raise UsageError(
+                    "no lab domain: run in the lab folder (or --lab-dir DIR), or pass --domain "
+                    f"(none in {lc.settings().path})"
+                )
+            if not HOST_RE.fullmatch(domain):
+                raise UsageError(f"--domain {domain!r} is not a lower-case host name")
+            exports = lab_exports(public_url(domain, name), domain)
         audience = audience or _audience(lc)
         if audience:
             exports[IAP_AUDIENCE] = audience

@@ -1,2 +1,3 @@
-"""Google Cloud pieces every Google target shares (artifact data, IAP settings, network),
-taking plain arguments: no target's settings or Terraform roots are read here."""
+"""What the Google Cloud targets (gcp, cloudrun) share, taking plain arguments: the
+Terraform state bucket and its locks, two roots applied in order against ``gs://TF_GCS_BUCKET``,
+artifact data, the project's IAP settings, the network's peering."""

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlflowk8s.errors import UsageError
 from mlflowk8s.fileio import write_atomic
 from mlflowk8s.lab import settings as s
 from mlflowk8s.lab.locks import WORK_DIR_NAME, lab_lock
@@ -65,6 +66,8 @@ def init_lab(
     values = {k: v for k, v in existing.values.items() if v}
     name = target or existing.target
     s.validate_setting(s.TARGET, name)
+    if name != existing.target:
+        refuse_target_change(folder, existing.target, name)
     values = {s.TARGET: name, **values}  # explicit in .env, so the admin sees it
     values[s.TARGET] = name
     cls = target_class(name)
@@ -75,6 +78,25 @@ def init_lab(
     if report.changed:
         report.next_step = cls.init.next_step(values)
     return report
+
+
+def environments_with_state(folder: Path) -> list[str]:
+    """The environments whose work folder holds anything (inputs, plans, Terraform's data,
+    a local lab's servers): what a target change would leave behind."""
+    work = folder / WORK_DIR_NAME
+    if not work.is_dir():
+        return []
+    return sorted(env.name for env in work.iterdir() if env.is_dir() and any(env.iterdir()))
+
+
+def refuse_target_change(folder: Path, current: str, wanted: str) -> None:
+    used = environments_with_state(folder)
+    if used:
+        raise UsageError(
+            f"environment {', '.join(used)} of this lab has state of the {current} target: "
+            f"to change the target to {wanted}, `mlflowk8s destroy --delete-data` and remove "
+            f"{WORK_DIR_NAME}/ first, or init another folder"
+        )
 
 
 def write_lab_files(folder: Path, values: dict[str, str], report: InitReport) -> None:

@@ -18,6 +18,7 @@ DEFAULT_TARGET = "gcp"
 
 REGISTRY: dict[str, str] = {
     "gcp": "mlflowk8s.targets.gcp.target:GcpTarget",
+    "cloudrun": "mlflowk8s.targets.cloudrun.target:CloudRunTarget",
     "local": "mlflowk8s.targets.local.target:LocalTarget",
 }
 

@@ -362,3 +362,51 @@ def operations(target: Target, command: str) -> Operations:
             "it works on the local target"
         )
     return target
+
+
+@dataclass(frozen=True)
+class CostLine:
+    item: str
+    usage: str  # what is paid for, e.g. "150,600 instance-s (2 vCPU, 1.25 GiB)"
+    monthly_usd: float
+
+
+@dataclass
+class CostEstimate:
+    """A month's estimate for ``users`` active users, and what it assumes."""
+
+    target: str
+    users: int
+    lines: list[CostLine] = field(default_factory=list)
+    prices: dict[str, str] = field(default_factory=dict)  # what it costs, as shown
+    prices_as_of: str = ""
+    assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return round(sum(line.monthly_usd for line in self.lines), 2)
+
+    @property
+    def per_user(self) -> float | None:
+        return round(self.total / self.users, 2) if self.users else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "users": self.users,
+            "lines": [asdict(line) for line in self.lines],
+            "total_usd": self.total,
+            "per_user_usd": self.per_user,
+            "prices": self.prices,
+            "prices_as_of": self.prices_as_of,
+            "assumptions": self.assumptions,
+        }
+
+
+@runtime_checkable
+class Costable(Protocol):
+    """A target that estimates what the lab costs a month (``mlflowk8s cost``)."""
+
+    def cost(self, users: int | None = None) -> CostEstimate:
+        """For the lab's active users, or ``users`` of them."""
+        ...

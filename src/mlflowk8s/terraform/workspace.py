@@ -27,8 +27,12 @@ _STAMP = ".mlflowk8s-init.json"
 _SKIP_DIRS = {".terraform", "tests", "__pycache__"}
 
 
-def infra_dir(roots: Sequence[str]) -> Path:
-    """The Terraform sources: ``MLFLOWK8S_INFRA_DIR``, the packaged infra, or the repo's."""
+def infra_dir(roots: Sequence[str], subdir: str = "") -> Path:
+    """The Terraform sources: ``MLFLOWK8S_INFRA_DIR``, the packaged infra, or the repo's.
+
+    ``subdir``: where the roots sit inside the packaged infra (``cloudrun``); the folder
+    named by ``MLFLOWK8S_INFRA_DIR`` holds the roots themselves. See :func:`roots_dir`.
+    """
     configured = os.environ.get(INFRA_ENV)
     if configured:
         path = Path(configured).expanduser().resolve()
@@ -38,13 +42,19 @@ def infra_dir(roots: Sequence[str]) -> Path:
         return path
     package = Path(__file__).resolve().parents[1]
     for candidate in (package / "infra", package.parents[1] / "infra"):
-        if all((candidate / root).is_dir() for root in roots):
+        if all((candidate / subdir / root).is_dir() for root in roots):
             return candidate
-    listed = ", ".join(f"infra/{root}" for root in roots)
+    listed = ", ".join(f"infra/{Path(subdir, root)}" for root in roots)
     raise UsageError(
         f"the Terraform roots ({listed}) are missing from {package}: "
         f"reinstall mlflowk8s or set {INFRA_ENV}"
     )
+
+
+def roots_dir(subdir: str = "") -> str:
+    """Where the roots sit in the copied infra: ``subdir``, unless ``MLFLOWK8S_INFRA_DIR``
+    names a folder that holds them directly."""
+    return "" if os.environ.get(INFRA_ENV) else subdir
 
 
 def _source_files(source: Path) -> dict[Path, Path]:
@@ -98,9 +108,11 @@ class Workspace:
         environment: Callable[[str], Mapping[str, str]] | None = None,
         init_hint: Callable[[str, Mapping[str, str]], str] | None = None,
         unlock_command: str = "mlflowk8s unlock {lock_id}",
+        subdir: str = "",
     ) -> None:
         self.work = work
         self.roots = tuple(roots)
+        self.subdir = subdir
         self.backend = backend
         self.progress = progress
         self.environment = environment
@@ -116,6 +128,10 @@ class Workspace:
     def infra(self) -> Path:
         return self.work / "infra"
 
+    def root_dir(self, name: str) -> Path:
+        """Where root ``name`` runs: in the copied infra, under the target's subfolder."""
+        return self.infra / roots_dir(self.subdir) / name
+
     def root(self, name: str) -> Terraform:
         """The root's runner, its sources synced and initialised (again when they changed)."""
         if name in self._runners:
@@ -124,23 +140,23 @@ class Workspace:
         if self._binary is None:
             self._binary, _ = find_terraform(cache=self.work / "terraform-version.json")
         if self._digest is None:
-            self._digest = sync_infra(infra_dir(self.roots), self.infra)
+            self._digest = sync_infra(infra_dir(self.roots, self.subdir), self.infra)
         env = dict(os.environ)
         if self.environment is not None:
             env.update(self.environment(name))
         tf = Terraform(
             self._binary,
-            self.infra / name,
+            self.root_dir(name),
             name,
             env=env,
             unlock_command=self.unlock_command,
             on_interrupt=self._interrupted,
         )
-        stamp_path = self.infra / name / _STAMP
+        stamp_path = self.root_dir(name) / _STAMP
         stamp = dumps({"backend": backend, "sources": self._digest,
                        "terraform": str(self._binary)})  # fmt: skip
         current = stamp_path.read_text(encoding="utf-8") if stamp_path.exists() else ""
-        if current != stamp or not (self.infra / name / ".terraform").is_dir():
+        if current != stamp or not (self.root_dir(name) / ".terraform").is_dir():
             self.progress.step(f"initialising {name}")
             try:
                 tf.init(backend)

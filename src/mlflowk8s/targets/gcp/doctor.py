@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mlflowk8s.errors import MlflowK8sError
+from mlflowk8s.google.admin_checks import required_apis, terraform_check
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.targets.base import Check, check
 from mlflowk8s.targets.gcp import settings as s
-
-# Terraform cannot turn these on itself (DESIGN.md, "Nodes"): the admin must.
-REQUIRED_APIS = ("serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com")
 
 
 def admin_checks(settings: Settings, environ: Mapping[str, str]) -> list[Check]:
@@ -24,61 +21,3 @@ def admin_checks(settings: Settings, environ: Mapping[str, str]) -> list[Check]:
     if project:
         checks.append(required_apis(project, environ))
     return checks
-
-
-def terraform_check() -> Check:
-    from mlflowk8s.terraform.binary import find_terraform
-
-    try:
-        path, version = find_terraform()
-    except MlflowK8sError as exc:
-        return check(
-            "terraform", "fail", str(exc), "https://developer.hashicorp.com/terraform/install"
-        )
-    return check("terraform", "ok", f"Terraform {version} ({path})")
-
-
-def enable_command(project: str) -> str:
-    return f"gcloud services enable {' '.join(REQUIRED_APIS)} --project {project}"
-
-
-def required_apis(project: str, env: Mapping[str, str]) -> Check:
-    """Are the APIs on that Terraform needs before it can enable the others?"""
-    import json
-
-    from mlflowk8s import google_api
-
-    enable = enable_command(project)
-    try:
-        session = google_api.admin_session()
-    except MlflowK8sError as exc:
-        return check("google apis", "fail", str(exc), "gcloud auth application-default login")
-    base = google_api.endpoint(google_api.SERVICE_USAGE, env)
-    off = []
-    for api in REQUIRED_APIS:
-        try:
-            code, body = google_api.get_json(
-                session, f"{base}/v1/projects/{project}/services/{api}"
-            )
-        except MlflowK8sError as exc:
-            return check(
-                "google apis", "fail", f"cannot ask Service Usage about {project}: {exc}",
-                "check the network and `gcloud auth application-default login`",
-            )  # fmt: skip
-        if code == 200:
-            if body.get("state") != "ENABLED":
-                off.append(api)
-        elif code == 403 and "SERVICE_DISABLED" in json.dumps(body):
-            return check(
-                "google apis", "fail", f"the Service Usage API is off in {project}", enable
-            )
-        else:
-            return check(
-                "google apis", "fail",
-                f"Service Usage answered HTTP {code} for project {project}",
-                "check GCP_PROJECT and that you may view its services "
-                "(roles/serviceusage.serviceUsageViewer)",
-            )  # fmt: skip
-    if off:
-        return check("google apis", "fail", f"off in {project}: {', '.join(off)}", enable)
-    return check("google apis", "ok", f"{', '.join(REQUIRED_APIS)} are on in {project}")

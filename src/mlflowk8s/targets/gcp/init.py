@@ -10,10 +10,10 @@ from pathlib import Path
 
 from mlflowk8s import server
 from mlflowk8s.errors import OperationError, UsageError
+from mlflowk8s.google.clients import desktop_client_id
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.targets.base import Prompt
 from mlflowk8s.targets.gcp import settings as s
-from mlflowk8s.targets.gcp.render import desktop_client_id
 
 # Each setting `init` needs: its command-line option, and its prompt on a terminal.
 INIT_SETTINGS = {
@@ -108,20 +108,11 @@ class GcpInit:
         say: Callable[[str], None],
         busy: Callable[[str], AbstractContextManager[object]],
     ) -> bool:
-        from mlflowk8s.targets.gcp.state_bucket import ensure_state_bucket
+        from mlflowk8s.google.state_bucket import prepare_state_bucket
 
-        # The bucket first: if it fails, no lab file has been touched.
-        with busy(f"Checking state bucket gs://{values[s.STATE_BUCKET]} ..."):
-            bucket = ensure_state_bucket(
-                values[s.PROJECT], values[s.STATE_BUCKET], values[s.REGION]
-            )
-        if bucket.created:
-            say(f"Created state bucket gs://{bucket.name} (versioned, private).")
-        elif bucket.fixed:
-            say(f"State bucket gs://{bucket.name}: turned on {', '.join(bucket.fixed)}.")
-        if bucket.unverified:
-            say(f"Note: the storage server does not report {' or '.join(bucket.unverified)}.")
-        return bucket.changed
+        return prepare_state_bucket(
+            values[s.PROJECT], values[s.STATE_BUCKET], values[s.REGION], say, busy
+        )
 
     def next_step(self, values: Mapping[str, str]) -> str | None:
         if values.get(s.OAUTH_CLIENT_SECRET_FILE):

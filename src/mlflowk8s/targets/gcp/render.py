@@ -12,8 +12,9 @@ from typing import Any
 
 from mlflowk8s import sizing
 from mlflowk8s.fileio import dumps, write_atomic
+from mlflowk8s.google.clients import desktop_client_id
 from mlflowk8s.lab.locks import WORK_DIR_NAME
-from mlflowk8s.lab.settings import DESKTOP_CLIENT_FILE, DESKTOP_CLIENT_ID, Settings
+from mlflowk8s.lab.settings import Settings
 from mlflowk8s.lab.users import User
 from mlflowk8s.oauth_client import ClientRole, OAuthClient, read_oauth_client
 from mlflowk8s.server import PodTarget, launcher_command, ready_path, static_prefix
@@ -60,17 +61,6 @@ def lab_oauth_client(settings: Settings) -> OAuthClient | None:
     """The lab's IAP OAuth client, or None until ``init --oauth-client-secret`` set it."""
     path = settings.file_path(s.OAUTH_CLIENT_SECRET_FILE)
     return read_oauth_client(path, ClientRole.IAP) if path else None
-
-
-def desktop_client_id(settings: Settings) -> str | None:
-    """The researchers' desktop OAuth client id: IAP must allow-list it for their tokens.
-
-    Read as `login` reads it: a web client here is refused, not allow-listed.
-    """
-    path = settings.file_path(DESKTOP_CLIENT_FILE)
-    if path:
-        return read_oauth_client(path, ClientRole.DESKTOP).client_id
-    return settings.get(DESKTOP_CLIENT_ID)
 
 
 def programmatic_client_ids(settings: Settings) -> list[str]:

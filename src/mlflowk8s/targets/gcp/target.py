@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from mlflowk8s.errors import OperationError
 from mlflowk8s.fileio import dumps
+from mlflowk8s.google.clients import desktop_client_id
 from mlflowk8s.server import public_url
 from mlflowk8s.targets.base import Approve, Check, Plan, PlanHandle, Progress, Status
 from mlflowk8s.targets.gcp import settings as s
 from mlflowk8s.targets.gcp.init import GcpInit
-from mlflowk8s.targets.gcp.render import desktop_client_id, lab_oauth_client, render_lab
+from mlflowk8s.targets.gcp.render import lab_oauth_client, render_lab
 from mlflowk8s.targets.gcp.roots import (
     PLATFORM,
     TENANTS,
@@ -36,6 +37,7 @@ from mlflowk8s.terraform.workspace import inputs_digest
 if TYPE_CHECKING:
     from mlflowk8s.lab import Lab
     from mlflowk8s.lab.settings import Settings
+    from mlflowk8s.targets.base import CostEstimate
 
 
 class GcpTarget:
@@ -68,7 +70,7 @@ class GcpTarget:
         Without them its first step fails, and looks like an API still being enabled,
         which the runner would retry for minutes.
         """
-        from mlflowk8s.targets.gcp.doctor import required_apis
+        from mlflowk8s.google.admin_checks import required_apis
 
         project = self.settings.require(s.PROJECT)[s.PROJECT]
         progress.step(f"checking the Google APIs of {project}")
@@ -179,7 +181,7 @@ class GcpTarget:
         if not outputs:
             raise OperationError(
                 "the platform has no outputs after apply: check `terraform output` "
-                f"in {roots.workspace.infra / PLATFORM}"
+                f"in {roots.workspace.root_dir(PLATFORM)}"
             )
         # The project's IAP settings are shared with other environments: kept by the CLI.
         from mlflowk8s.targets.gcp.iap import allow_clients
@@ -236,8 +238,8 @@ class GcpTarget:
 
     def unlock(self, lock_id: str) -> str:
         """Release the state lock ``lock_id``; returns the root that held it."""
+        from mlflowk8s.google.state_locks import unlock
         from mlflowk8s.progress import QuietProgress
-        from mlflowk8s.targets.gcp.unlock import unlock
 
         return unlock(self._roots(QuietProgress()), lock_id)
 
@@ -275,3 +277,9 @@ class GcpTarget:
         from mlflowk8s.targets.gcp.doctor import admin_checks
 
         return admin_checks(self.settings, environ)
+
+    def cost(self, users: int | None = None) -> CostEstimate:
+        from mlflowk8s.targets.gcp.cost import estimate
+
+        count = len(self.lab.users().active_users()) if self.lab.has_users_file() else 0
+        return estimate(self.settings, count if users is None else users)

@@ -55,6 +55,7 @@ from mlflowk8s.targets.local.state import diff as compare
 if TYPE_CHECKING:
     from mlflowk8s.lab import Lab
     from mlflowk8s.lab.settings import Settings
+    from mlflowk8s.targets.base import CostEstimate
     from mlflowk8s.targets.local.state import Diff
 
 ROOT = "processes"
@@ -391,3 +392,15 @@ class LocalTarget(LocalOperations):
         from mlflowk8s.targets.local.doctor import admin_checks
 
         return admin_checks(self, environ)
+
+    def cost(self, users: int | None = None) -> CostEstimate:
+        """Nothing beyond the machine the servers run on."""
+        from mlflowk8s.prices import PRICES_AS_OF
+        from mlflowk8s.targets.base import CostEstimate, CostLine
+
+        count = len(self.lab.users().active_users()) if self.lab.has_users_file() else 0
+        return CostEstimate(
+            target="local", users=count if users is None else users, prices_as_of=PRICES_AS_OF,
+            lines=[CostLine("this machine", "tenants as processes, SQLite and local files", 0.0)],
+            assumptions=["the machine itself (its power, disk and upkeep) is not counted"],
+        )  # fmt: skip

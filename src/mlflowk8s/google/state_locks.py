@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from mlflowk8s.errors import OperationError, UsageError
-from mlflowk8s.targets.gcp import settings as s
-from mlflowk8s.targets.gcp.roots import ROOTS, Roots
+from mlflowk8s.google.roots import PROJECT, STATE_BUCKET, StateRoots
 from mlflowk8s.terraform.results import printable
 
 
-def unlock(roots: Roots, lock_id: str) -> str:
+def unlock(roots: StateRoots, lock_id: str) -> str:
     """Release the state lock ``lock_id``; returns the root that held it."""
     holders = locks(roots)
     root = next((r for r, held_id in holders.items() if held_id == lock_id), None)
@@ -25,18 +24,18 @@ def unlock(roots: Roots, lock_id: str) -> str:
     return root
 
 
-def locks(roots: Roots) -> dict[str, str]:
+def locks(roots: StateRoots) -> dict[str, str]:
     """The lock ID of each root whose state is locked now.
 
     The gcs backend's lock ID is the generation of the ``.tflock`` object.
     """
-    from mlflowk8s.targets.gcp.state_bucket import storage_client
+    from mlflowk8s.google.state_bucket import storage_client
 
-    bucket_name = roots.settings.require(s.STATE_BUCKET)[s.STATE_BUCKET]
+    bucket_name = roots.settings.require(STATE_BUCKET)[STATE_BUCKET]
     try:
-        bucket = storage_client(roots.settings.get(s.PROJECT) or "").bucket(bucket_name)
+        bucket = storage_client(roots.settings.get(PROJECT) or "").bucket(bucket_name)
         found: dict[str, str] = {}
-        for root in ROOTS:
+        for root in roots.layout.roots:
             prefix = roots.backend(root)["prefix"]
             blob = bucket.get_blob(f"{prefix}/default.tflock")
             if blob is not None:

@@ -8,6 +8,8 @@ can be restored), uniform bucket-level access and enforced public access prevent
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,3 +129,22 @@ def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
     except (auth_exc.TransportError, OSError) as exc:
         raise OperationError(f"cannot reach Cloud Storage for gs://{name}: {exc}") from exc
     return report
+
+
+def prepare_state_bucket(
+    project: str,
+    name: str,
+    location: str,
+    say: Callable[[str], None],
+    busy: Callable[[str], AbstractContextManager[object]],
+) -> bool:
+    """`init`'s step: the bucket first (if it fails, no lab file has been touched); changed?"""
+    with busy(f"Checking state bucket gs://{name} ..."):
+        bucket = ensure_state_bucket(project, name, location)
+    if bucket.created:
+        say(f"Created state bucket gs://{bucket.name} (versioned, private).")
+    elif bucket.fixed:
+        say(f"State bucket gs://{bucket.name}: turned on {', '.join(bucket.fixed)}.")
+    if bucket.unverified:
+        say(f"Note: the storage server does not report {' or '.join(bucket.unverified)}.")
+    return bucket.changed
