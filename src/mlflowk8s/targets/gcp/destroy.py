@@ -157,7 +157,7 @@ def remove_platform(roots: Roots, platform_files: list[Any]) -> list[str]:
 
 
 def storage(roots: Roots) -> Any:
-    from mlflowk8s.targets.gcp.state_bucket import storage_client
+    from mlflowk8s.google.state_bucket import storage_client
 
     return storage_client(roots.settings.require(s.PROJECT)[s.PROJECT])
 

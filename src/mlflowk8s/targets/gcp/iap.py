@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from mlflowk8s.google.state_bucket import storage_client
 from mlflowk8s.progress import Progress
 from mlflowk8s.targets.gcp import settings as s
 from mlflowk8s.targets.gcp.render import programmatic_client_ids
-from mlflowk8s.targets.gcp.state_bucket import storage_client
 
 if TYPE_CHECKING:
     from mlflowk8s.lab import Lab

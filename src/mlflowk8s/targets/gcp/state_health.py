@@ -16,9 +16,9 @@ from typing import Any
 
 from mlflowk8s.errors import OperationError
 from mlflowk8s.fileio import dumps, write_atomic
+from mlflowk8s.google.state_bucket import RETRY_SECONDS, storage_client
 from mlflowk8s.targets.gcp import settings as s
 from mlflowk8s.targets.gcp.roots import Roots
-from mlflowk8s.targets.gcp.state_bucket import RETRY_SECONDS, storage_client
 from mlflowk8s.terraform.results import printable
 
 STATE_OBJECT = "default.tfstate"
