@@ -205,18 +205,19 @@ class LocalTarget(LocalOperations):
             write_atomic(self.layout.conf, desired.config, mode=0o600)
             for name in (*diff.start, *diff.restart):
                 (self.data_dir / name / "artifacts").mkdir(parents=True, exist_ok=True)
+            # A signal arrives as Interrupted (the CLI's handler) or, elsewhere, Ctrl-C.
             try:
                 waiting = self._reconcile(desired, live, diff, progress)
-            except KeyboardInterrupt:
-                raise self._interrupted() from None
+            except (KeyboardInterrupt, Interrupted) as exc:
+                raise self._interrupted(exc) from None
         try:
             self._wait_healthy(desired, waiting, timeout, progress)
-        except KeyboardInterrupt:
-            raise self._interrupted() from None
+        except (KeyboardInterrupt, Interrupted) as exc:
+            raise self._interrupted(exc) from None
         return self.status()
 
-    def _interrupted(self) -> Interrupted:
-        """Ctrl-C: what supervisord keeps running, so the admin knows what was left."""
+    def _interrupted(self, cause: BaseException) -> Interrupted:
+        """A signal: what supervisord keeps running, so the admin knows what was left."""
         try:
             live = self.supervisor.processes()
         except OperationError:
@@ -227,10 +228,13 @@ class LocalTarget(LocalOperations):
             f"supervisord keeps running {', '.join(running)}" if running
             else "no server of this lab is running"
         )  # fmt: skip
-        return Interrupted(
+        error = Interrupted(
             f"interrupted: {left}; `mlflowk8s status` shows them, `mlflowk8s apply` finishes "
             "the job (it waits for every server to answer)"
         )
+        if isinstance(cause, Interrupted):
+            error.exit_code = cause.exit_code  # 143 for SIGTERM, 129 for SIGHUP
+        return error
 
     def _reconcile(
         self, desired: Desired, live: dict[str, sv.ProcessInfo], diff: Diff,
