@@ -33,7 +33,9 @@ MANIFEST = "manifest.json"
 STORE = "mlflow.db"
 ARTIFACTS = "artifacts"
 SUFFIX = ".tar.gz"
-TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+# Microseconds: two backups in one second (a restore's safety backup right after one) must
+# not share a name; the names still sort by time.
+TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 COMPRESS_LEVEL = 1  # artifacts are mostly compressed already: gzip -1 costs a fraction of -6
 
 
