@@ -36,6 +36,14 @@ def registry() -> Iterator[oci_registry.Registry]:
         yield state
 
 
+@pytest.fixture(scope="session")
+def skewed_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a real mlflow-skinny of another minor (tests/support/client_install.py)."""
+    from tests.support import client_install
+
+    return client_install.install(tmp_path_factory.mktemp("skewed-client"))
+
+
 @dataclass
 class CliResult:
     code: int

@@ -1,5 +1,5 @@
 output "tenants" {
-  description = "Every tenant (retired ones too) keyed by user name: url, members with IAP access, namespace, service account, database, retired."
+  description = "Every tenant (retired ones too) keyed by user name: url, members with IAP access, namespace, service account, database, retired, image (what its server runs, from its Deployment; null while retired)."
   value = {
     for name, t in module.tenant : name => {
       url                   = t.url
@@ -8,6 +8,7 @@ output "tenants" {
       service_account_email = t.service_account_email
       database              = t.database
       retired               = t.retired
+      image                 = t.image
     }
   }
 }

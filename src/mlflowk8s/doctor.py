@@ -143,11 +143,16 @@ def _credentials(audience: str | None) -> tuple[Check, IDToken | None]:
     ), token
 
 
+def _auth_headers(plan: TokenPlan, token: IDToken | None) -> dict[str, str]:
+    """The header MLflow would send the tenant (none when it sends no token)."""
+    return {plan.header: f"Bearer {token.value}"} if token and plan.sends_token else {}
+
+
 def _reach_tenant(uri: str, plan: TokenPlan, token: IDToken | None) -> Check:
     import requests
 
     url = uri.rstrip("/") + "/health"
-    headers = {plan.header: f"Bearer {token.value}"} if token and plan.sends_token else {}
+    headers = _auth_headers(plan, token)
     try:
         response = requests.get(url, headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
     except requests.RequestException as exc:
@@ -180,6 +185,34 @@ def _reach_tenant(uri: str, plan: TokenPlan, token: IDToken | None) -> Check:
     }
     detail, fix = fixes.get(code, (f"HTTP {code}", "admins: `mlflowk8s status`"))
     return _check("reachability", "fail", f"{url}: {detail} (HTTP {code})", fix)
+
+
+def _versions(uri: str, plan: TokenPlan, token: IDToken | None) -> Check:
+    """This Python's MLflow client against the tenant's server: a minor apart is a warning."""
+    from mlflowk8s import mlflow_versions as mv
+
+    server = mv.served(uri, _auth_headers(plan, token), HTTP_TIMEOUT_SECONDS)
+    if server is None:
+        return _check(
+            "mlflow version", "warn", f"{uri.rstrip('/')}/version gave no MLflow version",
+            "admins: `mlflowk8s status` shows what each tenant runs",
+        )  # fmt: skip
+    client = mv.installed_client()
+    if client is None:
+        return _check(
+            "mlflow version", "warn",
+            f"the tenant runs MLflow {server}; no MLflow client (mlflow or mlflow-skinny) "
+            "is installed in this Python",
+            mv.align_command("mlflow-skinny", server),
+        )  # fmt: skip
+    both = f"client {client.distribution} {client.version}, server MLflow {server}"
+    if mv.skewed(client.version, server):
+        return _check(
+            "mlflow version", "warn",
+            f"{both}: a minor version apart (calls may fail or lose fields)",
+            mv.align_command(client.distribution, server),
+        )  # fmt: skip
+    return _check("mlflow version", "ok", both)
 
 
 def _reach_domain(domain: str) -> Check:
@@ -226,20 +259,26 @@ def run_checks(
     uri = env.get("MLFLOW_TRACKING_URI", "")
     host = target.public_host() if target is not None else None
     # A lab whose tenants nobody signs in to (loopback servers) needs no Google login,
-    # unless the researcher points MLflow at a server elsewhere.
-    if target is not None and host is None and not uri:
+    # unless MLflow would send a token to the server the researcher points it at.
+    local_lab = target is not None and host is None
+    if local_lab and not uri:
         return checks
-    audience = env.get(ENV_AUDIENCE)
-    if not audience:
-        try:
-            audience = lab_audience()
-        except MlflowK8sError:
-            audience = None
-    credentials_check, token = _credentials(audience)
-    checks.append(credentials_check)
+    token = None
+    if not local_lab or (plan is not None and plan.sends_token):
+        audience = env.get(ENV_AUDIENCE)
+        if not audience:
+            try:
+                audience = lab_audience()
+            except MlflowK8sError:
+                audience = None
+        credentials_check, token = _credentials(audience)
+        checks.append(credentials_check)
     domain = env.get(hosts.ENV_DOMAIN) or host
     if plan is not None and uri.startswith(("http://", "https://")):
-        checks.append(_reach_tenant(uri, plan, token))
+        reach = _reach_tenant(uri, plan, token)
+        checks.append(reach)
+        if reach["status"] == "ok":  # a tenant that does not answer has no version to tell
+            checks.append(_versions(uri, plan, token))
     elif domain:
         checks.append(_reach_domain(domain))
     return checks

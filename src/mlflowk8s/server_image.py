@@ -43,7 +43,9 @@ class Image:
         return cls(match["registry"], match["repository"], match["tag"])
 
     def pinned(self, digest: str) -> str:
-        return f"{self.registry}/{self.repository}@{digest}"
+        """``registry/repo:tag@digest``: the digest names what runs; the tag stays as the
+        record of what was resolved (the MLflow version, mlflowk8s.mlflow_versions)."""
+        return f"{self.registry}/{self.repository}:{self.tag}@{digest}"
 
 
 def _request(url: str, method: str, headers: dict[str, str]) -> tuple[int, Any, bytes]:
@@ -76,7 +78,8 @@ def _token(challenge: str, image: Image) -> str:
 
 
 def resolve(reference: str, base_url: str | None = None) -> str:
-    """``reference`` (``registry/repo:tag``) pinned by its index digest: ``registry/repo@sha256:…``.
+    """``reference`` (``registry/repo:tag``) pinned by its index digest:
+    ``registry/repo:tag@sha256:…`` (pulled by the digest alone).
 
     ``base_url`` replaces ``https://<registry>`` (a registry stand-in in tests).
     """

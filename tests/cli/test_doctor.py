@@ -46,3 +46,37 @@ def test_a_gcp_lab_lists_missing_settings_and_checks_terraform(cli: Cli, lab_dir
         "fix": "run `mlflowk8s init`",
     }
     assert "terraform" in checks
+
+
+GCP_ENV = (
+    "GCP_PROJECT=demo-project\nGCP_REGION=europe-west1\nMLFLOW_DOMAIN=mlflow.lab.org\n"
+    "TF_GCS_BUCKET=demo-tfstate\nMLFLOW_GCS_BUCKET=demo-artifacts\n"
+)
+
+
+def _servers_check(cli: Cli, lab_dir: Path, image: str) -> dict[str, str]:
+    (lab_dir / ".env").write_text(GCP_ENV + f"MLFLOW_IMAGE={image}\n")
+    result = cli("doctor", "--json")
+    checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+    return checks["servers' MLflow"]
+
+
+def test_the_admin_sees_the_version_the_servers_image_runs(cli: Cli, lab_dir: Path) -> None:
+    from mlflowk8s import server
+
+    digest = "@sha256:" + "a" * 64
+    pinned = server.MLFLOW_VERSION
+    assert _servers_check(cli, lab_dir, server.MLFLOW_IMAGE + digest) == {
+        "name": "servers' MLflow", "status": "ok",
+        "detail": f"MLflow {pinned} (the launcher is held to {pinned})",
+    }  # fmt: skip
+    fix = f"set MLFLOW_IMAGE={server.MLFLOW_IMAGE}@sha256:<its index digest> in .env"
+    assert _servers_check(cli, lab_dir, "ghcr.io/mlflow/mlflow:v3.16.0-full" + digest) == {
+        "name": "servers' MLflow", "status": "warn",
+        "detail": f"MLFLOW_IMAGE runs MLflow 3.16.0, a minor version apart from the {pinned} "
+                  "this mlflowk8s's launcher is held to",
+        "fix": fix,
+    }  # fmt: skip
+    hand_set = _servers_check(cli, lab_dir, "europe-docker.pkg.dev/lab/mlflow/server" + digest)
+    assert (hand_set["status"], hand_set["fix"]) == ("warn", fix)
+    assert hand_set["detail"].startswith("MLFLOW_IMAGE names no MLflow version")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mlflowk8s import server
 from tests.conftest import Cli
 from tests.support.fakegcs import FakeGcs
 from tests.support.registry import Registry
@@ -95,7 +96,7 @@ def test_offline_init_says_what_to_set_and_writes_nothing(cli: Cli, lab_dir: Pat
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("error: cannot pin ghcr.io/mlflow/mlflow:v")
     assert result.stderr.endswith(
-        ": set MLFLOW_IMAGE=ghcr.io/mlflow/mlflow@sha256:<its index digest> in .env, "
+        f": set MLFLOW_IMAGE={server.MLFLOW_IMAGE}@sha256:<its index digest> in .env, "
         "or run `mlflowk8s init` again online\n"
     )
     assert list(lab_dir.iterdir()) == []

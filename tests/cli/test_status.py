@@ -38,5 +38,5 @@ def test_table_never_cuts_a_url_on_a_narrow_terminal(cli: Cli) -> None:
     cli.env["COLUMNS"] = "20"
     lines = cli("status").stdout.splitlines()
     assert lines[1].split() == ["alice", f"http://127.0.0.1:{base}/alice/",
-                                "supervisord", "not", "running", "unhealthy", "-"]  # fmt: skip
+                                "supervisord", "not", "running", "unhealthy", "-", "-"]  # fmt: skip
     assert "..." not in "".join(lines) and "…" not in "".join(lines)

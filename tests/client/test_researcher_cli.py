@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mlflowk8s import server
 from mlflowk8s.auth import sources, stored_login, tokens
 from tests.client.helpers import (
     ALICE,
@@ -24,6 +26,7 @@ from tests.support.iap_standin import (
     IAPStandIn,
     MetadataStandIn,
     ServiceUsageStandIn,
+    start_tenant,
 )
 
 DOMAIN = "mlflow.lab.org"
@@ -323,6 +326,59 @@ def test_doctor_names_mlflow_tracking_auth_when_the_labs_uri_would_get_no_token(
     assert checks["reachability"]["fix"] == (
         "export MLFLOW_TRACKING_AUTH=mlflowk8s (`mlflowk8s env NAME`)"
     )
+
+
+@pytest.fixture
+def tenant_behind_iap(google: GoogleStandIn, tmp_path: Path) -> Iterator[IAPStandIn]:
+    """alice's real tracking server (the launcher, as the local target runs it) behind IAP."""
+    tenant = start_tenant("alice", tmp_path / "alice", tmp_path / "alice.log")
+    proxy = IAPStandIn(
+        google.jwks_uri, audiences=[IAP_AUDIENCE, DESKTOP_CLIENT],
+        backends={"alice": tenant.port}, access={"alice": {ALICE}},
+    )  # fmt: skip
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+        tenant.stop()
+
+
+def _versions_doctor(researcher: Cli, google: GoogleStandIn, iap: IAPStandIn) -> dict[str, str]:
+    _stored_login(google, researcher)
+    researcher.env.update(MLFLOW_TRACKING_URI=iap.url("alice"), MLFLOWK8S_IAP_AUDIENCE=IAP_AUDIENCE,
+                          MLFLOW_TRACKING_AUTH="mlflowk8s")  # fmt: skip
+    result = researcher("doctor", "--json")
+    assert result.code == 0, result.stdout  # a version skew is a warning, never a failure
+    assert json.loads(result.stdout)["ok"] is True
+    return _checks(result)["mlflow version"]
+
+
+def test_doctor_reads_the_servers_version_through_iap_with_the_researchers_token(
+    researcher: Cli, google: GoogleStandIn, tenant_behind_iap: IAPStandIn
+) -> None:
+    before = tenant_behind_iap.snapshot().get(401, 0)
+    assert _versions_doctor(researcher, google, tenant_behind_iap) == {
+        "name": "mlflow version", "status": "ok",
+        "detail": f"client mlflow {server.MLFLOW_VERSION}, server MLflow {server.MLFLOW_VERSION}",
+    }  # fmt: skip
+    # IAP let /health and /version through: the token went with both.
+    assert tenant_behind_iap.snapshot().get(401, 0) == before
+
+
+def test_doctor_warns_on_a_minor_skew_and_names_the_pip_command(
+    researcher: Cli, google: GoogleStandIn, tenant_behind_iap: IAPStandIn, skewed_client: Path
+) -> None:
+    from tests.support.client_install import SKEWED_VERSION
+
+    # A real mlflow-skinny of the previous minor is what this Python imports.
+    researcher.env["PYTHONPATH"] = str(skewed_client)
+    major, minor = server.MLFLOW_VERSION.split(".")[:2]
+    assert _versions_doctor(researcher, google, tenant_behind_iap) == {
+        "name": "mlflow version", "status": "warn",
+        "detail": f"client mlflow-skinny {SKEWED_VERSION}, server MLflow {server.MLFLOW_VERSION}: "
+                  "a minor version apart (calls may fail or lose fields)",
+        "fix": f"pip install 'mlflow-skinny=={major}.{minor}.*'",
+    }  # fmt: skip
 
 
 def test_env_help_names_the_shells_it_takes(researcher: Cli) -> None:

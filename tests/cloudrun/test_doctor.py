@@ -38,6 +38,7 @@ def lab(cli: Cli, google: CloudRunAdminGoogle, image: bool = True) -> dict[str, 
 def test_a_project_that_allows_public_ips_passes(cli: Cli, google: CloudRunAdminGoogle) -> None:
     checks = lab(cli, google)
     assert checks["settings"]["status"] == "ok"
+    assert checks["servers' MLflow"]["status"] == "ok"  # conftest's IMAGE: the official tag
     assert checks["google apis"]["status"] == "ok"
     assert checks["database public IP"] == {
         "name": "database public IP", "status": "ok",

@@ -98,7 +98,7 @@ def test_status_lists_urls_members_and_facts(cr_lab: TfLab) -> None:
     assert status["tenants"] == [{
         "name": "alice", "url": f"https://{run_app_host('alice')}/",
         "members": ["user:alice@lab.org"], "state": "applied", "healthy": None,
-        "health_note": None, "mlflow_version": None,
+        "health_note": None, "mlflow_version": "3.17.2",  # conftest's IMAGE: v3.17.2-full
     }]  # fmt: skip
     assert status["facts"]["project_number"] == PROJECT_NUMBER
     assert status["facts"]["database"] == "Cloud SQL mlflow-default-pg"

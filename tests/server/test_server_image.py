@@ -16,7 +16,8 @@ def test_resolves_the_index_digest_of_the_pinned_image(registry: Registry) -> No
     body = index(("linux", "amd64"), ("linux", "arm64"))
     registry.tags[TAG] = body
     pinned = server_image.resolve(server.MLFLOW_IMAGE, base_url=registry.url)
-    assert pinned == f"ghcr.io/{REPO}@{registry.digest(body)}"
+    # The tag stays as the record of the MLflow version; the digest names what runs.
+    assert pinned == f"ghcr.io/{REPO}:v{server.MLFLOW_VERSION}-full@{registry.digest(body)}"
     methods = [(method, path.rpartition("/")[2]) for method, path, _ in registry.seen]
     assert methods == [("HEAD", TAG), ("HEAD", TAG), ("GET", registry.digest(body))]
     accept = registry.seen[-1][2]

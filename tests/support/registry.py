@@ -42,8 +42,9 @@ class Registry:
         from mlflowk8s import server
 
         body = index(("linux", "amd64"), ("linux", "arm64"))
-        self.tags[f"v{server.MLFLOW_VERSION}-full"] = body
-        return f"ghcr.io/{REPO}@{self.digest(body)}"
+        tag = f"v{server.MLFLOW_VERSION}-full"
+        self.tags[tag] = body
+        return f"ghcr.io/{REPO}:{tag}@{self.digest(body)}"
 
     def env(self) -> dict[str, str]:
         """What points `mlflowk8s init` at this stand-in instead of https://ghcr.io."""

@@ -54,7 +54,7 @@ def test_apply_creates_both_states_under_the_env_prefix(tf_lab: TfLab) -> None:
     lines = result.stdout.splitlines()
     assert "applying platform ..." in lines
     assert "applying tenants ..." in lines
-    assert "alice  https://mlflow.lab.org/alice/  applied  -       user:alice@lab.org" in [
+    assert "alice  https://mlflow.lab.org/alice/  applied  -       -       user:alice@lab.org" in [
         line.strip() for line in lines
     ]
     work = tf_lab.path / ".mlflowk8s" / "dev"
@@ -124,9 +124,9 @@ def test_status_shows_every_tenant_url_and_the_address_facts(tf_lab: TfLab) -> N
     result = tf_lab("status", "--no-health")
     assert result.code == 0, result.stderr
     assert [line.rstrip() for line in result.stdout.splitlines()] == [
-        "USER   URL                            STATE    HEALTH  MEMBERS",
-        "alice  https://mlflow.lab.org/alice/  applied  -       user:alice@lab.org",
-        "bob    https://mlflow.lab.org/bob/    retired  -       group:bob-team@lab.org",
+        "USER   URL                            STATE    HEALTH  MLFLOW  MEMBERS",
+        "alice  https://mlflow.lab.org/alice/  applied  -       -       user:alice@lab.org",
+        "bob    https://mlflow.lab.org/bob/    retired  -       -       group:bob-team@lab.org",
         f"domain: {DOMAIN}",
         "ip_address: 203.0.113.10",
         "cluster: mlflow-default (europe-west1-b)",
@@ -142,6 +142,46 @@ def test_status_shows_every_tenant_url_and_the_address_facts(tf_lab: TfLab) -> N
         ("bob", "https://mlflow.lab.org/bob/", "retired"),
     ]
     assert data["facts"]["ip_address"] == "203.0.113.10"
+
+
+def _set_image(tf_lab: TfLab, image: str) -> None:
+    env = tf_lab.path / ".env"
+    lines = [ln for ln in env.read_text().splitlines() if not ln.startswith("MLFLOW_IMAGE=")]
+    env.write_text("\n".join([*lines, f"MLFLOW_IMAGE={image}"]) + "\n")
+
+
+def _versions(tf_lab: TfLab) -> dict[str, str | None]:
+    data = json.loads(tf_lab("status", "--no-health", "--json").stdout)
+    return {t["name"]: t["mlflow_version"] for t in data["tenants"]}
+
+
+def test_status_reads_each_tenants_mlflow_version_from_its_deployed_image(tf_lab: TfLab) -> None:
+    from mlflowk8s import server
+
+    pinned = f"{server.MLFLOW_IMAGE}@sha256:" + "5" * 64  # as `init` pins it
+    _set_image(tf_lab, pinned)
+    tf_lab("add-user", "alice", "--member", "alice@lab.org")
+    tf_lab("add-user", "bob", "--member", "bob@lab.org")
+    assert tf_lab("apply", "--yes").code == 0
+    assert _versions(tf_lab) == {"alice": server.MLFLOW_VERSION, "bob": server.MLFLOW_VERSION}
+    line = tf_lab("status", "--no-health").stdout.splitlines()[1].split()
+    assert line[:5] == ["alice", "https://mlflow.lab.org/alice/", "applied", "-",
+                        server.MLFLOW_VERSION]  # fmt: skip
+
+    # Another official version, applied to bob only: alice still runs the old digest,
+    # which the pin no longer names, so hers is unknown rather than claimed.
+    _set_image(tf_lab, "ghcr.io/mlflow/mlflow:v3.16.0-full@sha256:" + "6" * 64)
+    assert tf_lab("apply", "--user", "bob", "--yes").code == 0
+    assert _versions(tf_lab) == {"alice": None, "bob": "3.16.0"}
+
+    # An image set by hand without the official tag: no known version, never a guess.
+    _set_image(tf_lab, "europe-docker.pkg.dev/lab/mlflow/server@sha256:" + "7" * 64)
+    assert tf_lab("apply", "--yes").code == 0
+    assert _versions(tf_lab) == {"alice": None, "bob": None}
+    tf_lab("remove-user", "bob")
+    _set_image(tf_lab, pinned)
+    assert tf_lab("apply", "--yes").code == 0
+    assert _versions(tf_lab) == {"alice": server.MLFLOW_VERSION, "bob": None}
 
 
 def test_retire_then_apply_keeps_data_and_purge_deletes_it(tf_lab: TfLab) -> None:

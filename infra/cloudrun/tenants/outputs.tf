@@ -4,7 +4,8 @@ output "tenants" {
     https://<service>-<project number>.<region>.run.app), legacy_url and run_app_urls (what
     the service reports, null/[] when retired), service, jobs ({setup, upgrade} =>
     {name, token} of the Cloud Run jobs, null when retired), members with IAP access,
-    service_account_email, database, retired.
+    service_account_email, database, retired, image (what its server container runs, from
+    the service; null when retired).
   EOT
   value = {
     for name, t in local.tenants : name => {
@@ -20,6 +21,7 @@ output "tenants" {
       service_account_email = google_service_account.tenant[name].email
       database              = google_sql_database.tenant[name].name
       retired               = var.users[name].retired
+      image                 = try([for c in google_cloud_run_v2_service.tenant[name].template[0].containers : c.image if c.name == "mlflow"][0], null)
     }
   }
 }

@@ -52,3 +52,8 @@ output "iap_condition" {
   description = "IAM condition of the tenant's IAP access."
   value       = local.iap_condition
 }
+
+output "image" {
+  description = "Image the tenant's server container runs, as its Deployment records it (null while retired): what `status` reads the MLflow version from."
+  value       = try([for c in kubernetes_deployment_v1.this[0].spec[0].template[0].spec[0].container : c.image if c.name == "mlflow"][0], null)
+}

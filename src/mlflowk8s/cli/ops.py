@@ -59,11 +59,12 @@ def _health_word(tenant: TenantStatus) -> str:
 def _print_status(app: App, status: Status) -> None:
     # Plain columns: a URL is never wrapped or cut with "..." on a narrow terminal.
     if status.tenants:
-        rows: list[tuple[str, ...]] = [("USER", "URL", "STATE", "HEALTH", "MEMBERS")]
+        rows: list[tuple[str, ...]] = [("USER", "URL", "STATE", "HEALTH", "MLFLOW", "MEMBERS")]
         rows += [
-            (t.name, t.url or "-", t.state, _health_word(t), ", ".join(t.members) or "-")
+            (t.name, t.url or "-", t.state, _health_word(t), t.mlflow_version or "-",
+             ", ".join(t.members) or "-")
             for t in status.tenants
-        ]
+        ]  # fmt: skip
         app.print_columns(rows)
     else:
         app.say("No tenants.")
@@ -191,7 +192,8 @@ def status(
     """Every tenant's URL, members, state and health, and the lab's address facts.
 
     JSON: tenants[].name, url, state, healthy (true, false, or null: not checkable from
-    here, e.g. behind IAP), mlflow_version (what the running server reports).
+    here, e.g. behind IAP), mlflow_version (what the running server reports locally, what
+    the deployed image runs on Google targets; null when not known).
     """
     import sys
 

@@ -1,5 +1,5 @@
-"""`doctor`'s checks every Google target's admin needs: Terraform, and the Google APIs
-Terraform needs before it can enable the others."""
+"""`doctor`'s checks every Google target's admin needs: Terraform, the Google APIs
+Terraform needs before it can enable the others, and the servers' image."""
 
 from __future__ import annotations
 
@@ -22,6 +22,32 @@ def terraform_check() -> Check:
             "terraform", "fail", str(exc), "https://developer.hashicorp.com/terraform/install"
         )
     return check("terraform", "ok", f"Terraform {version} ({path})")
+
+
+def servers_image(image: str) -> Check:
+    """The MLflow version MLFLOW_IMAGE runs against the one the launcher is held to (the
+    contract test runs that version's `mlflow server`)."""
+    from mlflowk8s import mlflow_versions, server
+
+    name = "servers' MLflow"
+    fix = f"set MLFLOW_IMAGE={server.MLFLOW_IMAGE}@sha256:<its index digest> in .env"
+    version = mlflow_versions.of_image(image)
+    if version is None:
+        return check(
+            name, "warn",
+            f"MLFLOW_IMAGE names no MLflow version (not the official {server.MLFLOW_IMAGE} "
+            f"tag before its digest): `status` cannot say what tenants run, and the launcher "
+            f"is held to MLflow {server.MLFLOW_VERSION}",
+            fix,
+        )  # fmt: skip
+    if mlflow_versions.skewed(version, server.MLFLOW_VERSION):
+        return check(
+            name, "warn",
+            f"MLFLOW_IMAGE runs MLflow {version}, a minor version apart from the "
+            f"{server.MLFLOW_VERSION} this mlflowk8s's launcher is held to",
+            fix,
+        )  # fmt: skip
+    return check(name, "ok", f"MLflow {version} (the launcher is held to {server.MLFLOW_VERSION})")
 
 
 def enable_command(project: str) -> str:

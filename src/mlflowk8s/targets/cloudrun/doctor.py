@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mlflowk8s.errors import MlflowK8sError
-from mlflowk8s.google.admin_checks import required_apis, terraform_check
+from mlflowk8s.google.admin_checks import required_apis, servers_image, terraform_check
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.targets.base import Check, check
 from mlflowk8s.targets.cloudrun import settings as s
@@ -25,6 +25,9 @@ def admin_checks(settings: Settings, environ: Mapping[str, str]) -> list[Check]:
     elif not settings.get(s.MLFLOW_IMAGE):
         checks.append(check("settings", "fail", f"missing in {settings.path}: {s.MLFLOW_IMAGE}",
                             "run `mlflowk8s init`"))  # fmt: skip
+    image = settings.get(s.MLFLOW_IMAGE)
+    if image:
+        checks.append(servers_image(image))
     checks.append(terraform_check())
     project = settings.get(s.PROJECT)
     if project:

@@ -37,7 +37,7 @@ def pin_server_image(environ: Mapping[str, str]) -> str:
     except OperationError as exc:
         raise OperationError(
             f"cannot pin {server.MLFLOW_IMAGE} by digest ({exc}): set "
-            f"{s.MLFLOW_IMAGE}=ghcr.io/mlflow/mlflow@sha256:<its index digest> in .env, "
+            f"{s.MLFLOW_IMAGE}={server.MLFLOW_IMAGE}@sha256:<its index digest> in .env, "
             "or run `mlflowk8s init` again online"
         ) from exc
 

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from mlflowk8s.health import probe_all
+from mlflowk8s.mlflow_versions import deployed
 from mlflowk8s.targets.base import Status, TenantStatus
 from mlflowk8s.targets.gcp import settings as s
 from mlflowk8s.targets.gcp.roots import TENANTS, Roots
@@ -18,6 +19,8 @@ def lab_status(roots: Roots, check_health: bool = True) -> Status:
     if not outputs:
         return Status(facts={"platform": "not created yet (run `mlflowk8s apply`)"})
     tenants_out = roots.root(TENANTS).outputs()
+    # The version of what each server runs: its deployed image's digest, named by the pin.
+    pinned = roots.settings.get(s.MLFLOW_IMAGE)
     tenants: list[TenantStatus] = []
     for name, info in sorted((tenants_out.get("tenants") or {}).items()):
         retired = bool(info.get("retired"))
@@ -27,6 +30,7 @@ def lab_status(roots: Roots, check_health: bool = True) -> Status:
                 url=str(info.get("url", "")),
                 members=list(info.get("members") or []),
                 state="retired" if retired else "applied",
+                mlflow_version=None if retired else deployed(info.get("image"), pinned),
             )
         )
     if check_health:

@@ -23,21 +23,15 @@ def healthy(urls: dict[str, str]) -> dict[str, bool]:
 
 def versions(urls: dict[str, str]) -> dict[str, str | None]:
     """What each running server says at ``<prefix>/version`` (None: no answer)."""
-    import urllib.request
     from concurrent.futures import ThreadPoolExecutor
 
-    def ask(url: str) -> str | None:
-        try:
-            with urllib.request.urlopen(url.rstrip("/") + "/version", timeout=PROBE_TIMEOUT) as r:
-                text = r.read(200).decode("utf-8", "replace").strip()
-        except (OSError, ValueError):
-            return None
-        return text or None
+    from mlflowk8s.mlflow_versions import served
 
     if not urls:
         return {}
     with ThreadPoolExecutor(max_workers=min(health.MAX_PARALLEL, len(urls))) as pool:
-        return dict(zip(urls, pool.map(ask, urls.values()), strict=True))
+        answers = pool.map(lambda url: served(url, timeout=PROBE_TIMEOUT), urls.values())
+        return dict(zip(urls, answers, strict=True))
 
 
 def wait(supervisor: sv.Supervisor, urls: dict[str, str], timeout: int, progress: Progress) -> None:
