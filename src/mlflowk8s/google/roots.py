@@ -56,12 +56,13 @@ class StateRoots:
         self.lab = lab
         self.layout = layout
         self.settings = lab.settings()
+        self._credentials_checked = False
         # Terraform runs in the work folder: every path handed to it is absolute.
         self.work = lab.work_folder().resolve()
         self.workspace = Workspace(
             self.work,
             layout.roots,
-            backend=self._backend,
+            backend=self._checked_backend,
             progress=progress,
             environment=self.environment,
             init_hint=self._init_hint,
@@ -76,6 +77,17 @@ class StateRoots:
 
     def backend(self, root: str) -> dict[str, str]:
         return self._backend(root)
+
+    def _checked_backend(self, root: str) -> dict[str, str]:
+        """The backend of a root Terraform is about to run, the credentials checked first:
+        without them Terraform's gcs backend fails (or hangs) and the bucket gets blamed."""
+        backend = self._backend(root)
+        if not self._credentials_checked:
+            from mlflowk8s.google_api import check_admin_credentials
+
+            check_admin_credentials()
+            self._credentials_checked = True
+        return backend
 
     def _backend(self, root: str) -> dict[str, str]:
         # Every setting first: a lab missing some gets one error and no copied sources.
