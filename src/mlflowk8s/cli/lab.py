@@ -48,9 +48,11 @@ def init(
     Re-running it changes only what differs and says when nothing did. On GCP the state
     bucket is created with versioning, uniform access and public access prevention, or an
     existing bucket gets the protections it lacks. Credentials: Application Default
-    Credentials (`gcloud auth application-default login`).
+    Credentials (`gcloud auth application-default login`). When it fails after asking
+    (no credentials, no network), the answers are kept and offered as defaults next time.
     """
     from mlflowk8s.lab.init import init_lab
+    from mlflowk8s.lab.init_answers import kept_answers
 
     app = app_of(ctx)
     options = {
@@ -62,6 +64,9 @@ def init(
         "oauth-client-secret": str(oauth_client_secret) if oauth_client_secret else None,
     }
 
+    # What a failed init was told at its prompts: offered again, Enter accepts.
+    kept = kept_answers(app.lab_dir)
+
     def ask(key: str, label: str) -> str:
         from mlflowk8s.errors import UsageError
         from mlflowk8s.lab.settings import validate_setting
@@ -72,7 +77,7 @@ def init(
             except UsageError as exc:
                 raise typer.BadParameter(str(exc)) from exc  # the prompt says it, asks again
 
-        return str(typer.prompt(label, value_proc=checked))
+        return str(typer.prompt(label, default=kept.get(key), value_proc=checked))
 
     can_prompt = interactive() and not no_input
     report = init_lab(app.lab_dir, target, options, ask if can_prompt else None, app.say,
