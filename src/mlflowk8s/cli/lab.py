@@ -8,6 +8,11 @@ from typing import Annotated
 import typer
 
 from mlflowk8s.cli.context import app_of, interactive
+from mlflowk8s.google.bucket_names import ARTIFACT_BUCKET, PATTERNS, STATE_BUCKET
+
+
+def _written(key: str) -> str:
+    return PATTERNS[key].format(project="<project>")
 
 
 def init(
@@ -26,11 +31,11 @@ def init(
         typer.Option(help="gcp: host name of the tracking service, e.g. mlflow.lab.org."),
     ] = None,
     state_bucket: Annotated[
-        str | None, typer.Option(help="Terraform state bucket [default: <project>-tfstate].")
+        str | None,
+        typer.Option(help=f"Terraform state bucket [default: {_written(STATE_BUCKET)}]."),
     ] = None,
     artifact_bucket: Annotated[
-        str | None,
-        typer.Option(help="Artifact bucket [default: <project>-mlflow-artifacts]."),
+        str | None, typer.Option(help=f"Artifact bucket [default: {_written(ARTIFACT_BUCKET)}].")
     ] = None,
     oauth_client_secret: Annotated[
         Path | None,

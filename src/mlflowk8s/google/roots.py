@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflowk8s.fileio import dumps, write_atomic
+from mlflowk8s.google import bucket_names
 from mlflowk8s.progress import Progress
 from mlflowk8s.terraform.rollout import Rollout
 from mlflowk8s.terraform.runner import Terraform
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 # The settings naming where the state lives (the same keys for every Google target).
 PROJECT = "GCP_PROJECT"
-STATE_BUCKET = "TF_GCS_BUCKET"
+STATE_BUCKET = bucket_names.STATE_BUCKET
 
 
 @dataclass(frozen=True)
