@@ -7,10 +7,13 @@ local stand-ins, as ``STORAGE_EMULATOR_HOST`` does for Cloud Storage.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from mlflowk8s.errors import CredentialsError, OperationError
+from mlflowk8s import unreachable
+from mlflowk8s.errors import CredentialsError, MlflowK8sError, OperationError
 
 HTTP_TIMEOUT_SECONDS = 10.0
 SERVICE_USAGE = ("MLFLOWK8S_SERVICE_USAGE_ENDPOINT", "https://serviceusage.googleapis.com")
@@ -31,10 +34,24 @@ def endpoint(api: tuple[str, str], env: Mapping[str, str]) -> str:
     return env.get(variable) or default
 
 
-ADC_HELP = (
-    "no Google credentials found: run `gcloud auth application-default login` "
-    "(or set GOOGLE_APPLICATION_CREDENTIALS to a credentials file)"
+ADC_FILE = "GOOGLE_APPLICATION_CREDENTIALS"
+LOGIN = "gcloud auth application-default login"
+ADC_HELP = f"no Google credentials found: run `{LOGIN}` (or set {ADC_FILE} to a credentials file)"
+ADC_REFUSED = (
+    f"Google refused the Application Default Credentials (expired or revoked): run `{LOGIN}` again"
 )
+
+
+def _not_found(exc: Exception) -> CredentialsError:
+    """What google-auth's DefaultCredentialsError means for the admin, in one line."""
+    path = os.environ.get(ADC_FILE)
+    if path and not Path(path).expanduser().exists():
+        return CredentialsError(f"{ADC_FILE}={path} does not exist: fix or unset it, or run "
+                                f"`{LOGIN}` and unset it")  # fmt: skip
+    if path:
+        return CredentialsError(f"{ADC_FILE}={path} is not a usable credentials file "
+                                f"({exc}): fix or unset it, or run `{LOGIN}`")  # fmt: skip
+    return CredentialsError(ADC_HELP)
 
 
 def admin_credentials(scope: str = "cloud-platform") -> Any:
@@ -44,8 +61,63 @@ def admin_credentials(scope: str = "cloud-platform") -> Any:
 
     try:
         credentials, _ = google.auth.default(scopes=[f"https://www.googleapis.com/auth/{scope}"])
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise _not_found(exc) from exc
     except google.auth.exceptions.GoogleAuthError as exc:
-        raise CredentialsError(ADC_HELP) from exc
+        raise credentials_failure(exc) from exc
+    return credentials
+
+
+def credentials_failure(exc: Exception, host: str | None = None) -> MlflowK8sError:
+    """A google-auth error while getting a token: refused credentials, or the network.
+
+    google-auth reports a metadata server it cannot reach as a RefreshError too, so the
+    network is looked for first.
+    """
+    import google.auth.exceptions as auth
+
+    network = unreachable.cause(exc) is not None or isinstance(exc, auth.TransportError)
+    if isinstance(exc, auth.RefreshError) and not network:
+        return CredentialsError(ADC_REFUSED)
+    if isinstance(exc, auth.GoogleAuthError) and not network:
+        return CredentialsError(f"Google credentials: {exc}")
+    return OperationError(unreachable.describe(exc, host))
+
+
+def _token_host(credentials: Any) -> str | None:
+    uri = getattr(credentials, "_token_uri", None) or getattr(credentials, "token_uri", None)
+    return unreachable.host_of_url(uri) if isinstance(uri, str) else None
+
+
+# Checked credentials by scope: one command refreshes them once, however many clients.
+_checked: dict[str, Any] = {}
+
+
+def check_admin_credentials(scope: str = "cloud-platform") -> Any:
+    """ADC, refreshed once now (bounded by HTTP_TIMEOUT_SECONDS): missing, refused or
+    unreachable credentials are said here, before Terraform or a client library spends
+    minutes retrying them and blames something else (the state bucket)."""
+    import google.auth.exceptions
+    import requests
+    from google.auth.transport.requests import Request
+
+    if scope in _checked:
+        return _checked[scope]
+    credentials = admin_credentials(scope)
+
+    class BoundedRequest(Request):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs["timeout"] = kwargs.get("timeout") or HTTP_TIMEOUT_SECONDS
+            return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    try:
+        credentials.refresh(BoundedRequest())
+    except (google.auth.exceptions.GoogleAuthError, requests.RequestException) as exc:
+        failure = credentials_failure(exc, _token_host(credentials))
+        if isinstance(failure, CredentialsError):
+            raise failure from exc
+        raise OperationError(f"cannot get a token for the Google credentials: {failure}") from exc
+    _checked[scope] = credentials
     return credentials
 
 
@@ -73,8 +145,7 @@ def request_json(
             method, url, json=body, params=params, timeout=HTTP_TIMEOUT_SECONDS
         )
     except (requests.RequestException, google.auth.exceptions.GoogleAuthError) as exc:
-        host = "/".join(url.split("/")[:3])
-        raise OperationError(f"{host}: {exc.__class__.__name__}") from exc
+        raise credentials_failure(exc, unreachable.host_of_url(url)) from exc
     try:
         body = response.json()
     except ValueError:

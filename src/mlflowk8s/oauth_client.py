@@ -52,6 +52,18 @@ class OAuthClient:
     token_uri: str = GOOGLE_TOKEN_URI
 
 
+NOT_A_CLIENT = "is not an OAuth client JSON downloaded from the Google Cloud console"
+CONSOLE_CLIENTS = "Google Auth Platform → Clients"
+
+
+def _how_to_get(role: ClientRole) -> str:
+    if role is ClientRole.DESKTOP:
+        return (f"create a client of type 'Desktop app' in the console ({CONSOLE_CLIENTS}) "
+                "and download its JSON there")  # fmt: skip
+    return (f"create the IAP client of type 'Web application' in the console ({CONSOLE_CLIENTS};"
+            " README, step 2) and download its JSON there, or fix the path")  # fmt: skip
+
+
 def _wrong_kind(path: Path, found: str, role: ClientRole) -> ConfigFileError:
     if role is ClientRole.DESKTOP:
         return ConfigFileError(
@@ -71,15 +83,24 @@ def read_oauth_client(path: Path, role: ClientRole) -> OAuthClient:
     Errors name the file, never its content: it holds the client secret.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigFileError(
-            path, "is not an OAuth client JSON downloaded from the Google Cloud console"
-        ) from exc
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigFileError(path, f"does not exist: {_how_to_get(role)}") from exc
+    except IsADirectoryError as exc:
+        raise ConfigFileError(path, f"is a folder, not a client JSON: {_how_to_get(role)}") from exc
+    except PermissionError as exc:
+        raise ConfigFileError(path, "cannot be read (permission denied): check its owner "
+                              "and mode (chmod 600 for you)") from exc  # fmt: skip
+    except OSError as exc:
+        raise ConfigFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(path, NOT_A_CLIENT) from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigFileError(path, NOT_A_CLIENT) from exc
     if not isinstance(data, dict):
-        raise ConfigFileError(
-            path, "is not an OAuth client JSON downloaded from the Google Cloud console"
-        )
+        raise ConfigFileError(path, NOT_A_CLIENT)
     kind = next((name for name in role.kinds if isinstance(data.get(name), dict)), None)
     if kind is None:
         found = ", ".join(sorted(str(key) for key in data))

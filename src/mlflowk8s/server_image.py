@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from mlflowk8s import unreachable
 from mlflowk8s.errors import OperationError, UsageError
 
 INDEX_TYPES = (
@@ -56,7 +57,7 @@ def _request(url: str, method: str, headers: dict[str, str]) -> tuple[int, Any, 
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.headers, b""
     except OSError as exc:
-        raise OperationError(f"cannot reach {urllib.parse.urlsplit(url).netloc}: {exc}") from exc
+        raise OperationError(unreachable.describe(exc, unreachable.host_of_url(url))) from exc
 
 
 def _token(challenge: str, image: Image) -> str:

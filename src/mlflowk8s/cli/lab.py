@@ -8,6 +8,11 @@ from typing import Annotated
 import typer
 
 from mlflowk8s.cli.context import app_of, interactive
+from mlflowk8s.google.bucket_names import ARTIFACT_BUCKET, PATTERNS, STATE_BUCKET
+
+
+def _written(key: str) -> str:
+    return PATTERNS[key].format(project="<project>")
 
 
 def init(
@@ -26,11 +31,11 @@ def init(
         typer.Option(help="gcp: host name of the tracking service, e.g. mlflow.lab.org."),
     ] = None,
     state_bucket: Annotated[
-        str | None, typer.Option(help="Terraform state bucket [default: <project>-tfstate].")
+        str | None,
+        typer.Option(help=f"Terraform state bucket [default: {_written(STATE_BUCKET)}]."),
     ] = None,
     artifact_bucket: Annotated[
-        str | None,
-        typer.Option(help="Artifact bucket [default: <project>-mlflow-artifacts]."),
+        str | None, typer.Option(help=f"Artifact bucket [default: {_written(ARTIFACT_BUCKET)}].")
     ] = None,
     oauth_client_secret: Annotated[
         Path | None,
@@ -48,9 +53,11 @@ def init(
     Re-running it changes only what differs and says when nothing did. On GCP the state
     bucket is created with versioning, uniform access and public access prevention, or an
     existing bucket gets the protections it lacks. Credentials: Application Default
-    Credentials (`gcloud auth application-default login`).
+    Credentials (`gcloud auth application-default login`). When it fails after asking
+    (no credentials, no network), the answers are kept and offered as defaults next time.
     """
     from mlflowk8s.lab.init import init_lab
+    from mlflowk8s.lab.init_answers import kept_answers
 
     app = app_of(ctx)
     options = {
@@ -62,6 +69,9 @@ def init(
         "oauth-client-secret": str(oauth_client_secret) if oauth_client_secret else None,
     }
 
+    # What a failed init was told at its prompts: offered again, Enter accepts.
+    kept = kept_answers(app.lab_dir)
+
     def ask(key: str, label: str) -> str:
         from mlflowk8s.errors import UsageError
         from mlflowk8s.lab.settings import validate_setting
@@ -72,7 +82,7 @@ def init(
             except UsageError as exc:
                 raise typer.BadParameter(str(exc)) from exc  # the prompt says it, asks again
 
-        return str(typer.prompt(label, value_proc=checked))
+        return str(typer.prompt(label, default=kept.get(key), value_proc=checked))
 
     can_prompt = interactive() and not no_input
     report = init_lab(app.lab_dir, target, options, ask if can_prompt else None, app.say,

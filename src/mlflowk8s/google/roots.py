@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflowk8s.fileio import dumps, write_atomic
+from mlflowk8s.google import bucket_names
 from mlflowk8s.progress import Progress
 from mlflowk8s.terraform.rollout import Rollout
 from mlflowk8s.terraform.runner import Terraform
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 # The settings naming where the state lives (the same keys for every Google target).
 PROJECT = "GCP_PROJECT"
-STATE_BUCKET = "TF_GCS_BUCKET"
+STATE_BUCKET = bucket_names.STATE_BUCKET
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,13 @@ class StateRoots:
         self.lab = lab
         self.layout = layout
         self.settings = lab.settings()
+        self._credentials_checked = False
         # Terraform runs in the work folder: every path handed to it is absolute.
         self.work = lab.work_folder().resolve()
         self.workspace = Workspace(
             self.work,
             layout.roots,
-            backend=self._backend,
+            backend=self._checked_backend,
             progress=progress,
             environment=self.environment,
             init_hint=self._init_hint,
@@ -76,6 +78,17 @@ class StateRoots:
 
     def backend(self, root: str) -> dict[str, str]:
         return self._backend(root)
+
+    def _checked_backend(self, root: str) -> dict[str, str]:
+        """The backend of a root Terraform is about to run, the credentials checked first:
+        without them Terraform's gcs backend fails (or hangs) and the bucket gets blamed."""
+        backend = self._backend(root)
+        if not self._credentials_checked:
+            from mlflowk8s.google_api import check_admin_credentials
+
+            check_admin_credentials()
+            self._credentials_checked = True
+        return backend
 
     def _backend(self, root: str) -> dict[str, str]:
         # Every setting first: a lab missing some gets one error and no copied sources.

@@ -13,12 +13,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflowk8s.errors import CredentialsError, OperationError
-
-ADC_REFUSED = (
-    "Google refused the Application Default Credentials (expired or revoked): run "
-    "`gcloud auth application-default login` again"
-)
+from mlflowk8s import unreachable
+from mlflowk8s.errors import OperationError
 
 
 @dataclass
@@ -36,7 +32,8 @@ class BucketReport:
 
 
 def storage_client(project: str) -> Any:
-    """A google-cloud-storage client from Application Default Credentials."""
+    """A google-cloud-storage client from Application Default Credentials, checked first:
+    the library would retry a refused or unreachable token endpoint until it gives up."""
     from google.cloud import storage
 
     if os.environ.get("STORAGE_EMULATOR_HOST"):
@@ -44,14 +41,42 @@ def storage_client(project: str) -> Any:
 
         anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
         return storage.Client(project=project, credentials=anonymous)
-    from mlflowk8s.google_api import admin_credentials
+    from mlflowk8s.google_api import check_admin_credentials
 
-    credentials = admin_credentials("devstorage.full_control")
+    credentials = check_admin_credentials("devstorage.full_control")
     return storage.Client(project=project, credentials=credentials)
 
 
 # Give up on an unreachable Cloud Storage after this long (the library's own is 120 s).
 RETRY_SECONDS = 30.0
+
+
+def storage_retry() -> Any:
+    """The library's retry, bounded, and not for what waiting cannot cure (a host name
+    that does not resolve, a refused connection): those are said at once."""
+    from google.cloud.storage.retry import DEFAULT_RETRY, _should_retry
+
+    def transient(exc: Exception) -> bool:
+        return bool(_should_retry(exc)) and not unreachable.is_permanent(exc)
+
+    return DEFAULT_RETRY.with_predicate(transient).with_timeout(RETRY_SECONDS)
+
+
+def storage_failure(exc: Exception, what: str) -> OperationError:
+    """Cloud Storage not reached for ``what`` (a bucket), with the cause in a few words."""
+    from google.api_core import exceptions as gexc
+
+    if isinstance(exc, gexc.RetryError):
+        last = exc.cause if exc.cause is not None else exc
+        return OperationError(f"{what}: {unreachable.describe(last, storage_host())} "
+                              f"(gave up after {RETRY_SECONDS:.0f} s)")  # fmt: skip
+    return OperationError(f"{what}: {unreachable.describe(exc, storage_host())}")
+
+
+def storage_host() -> str:
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+    return unreachable.host_of_url(emulator) if emulator else "storage.googleapis.com"
+
 
 IAM_PROTECTIONS = ("uniform bucket-level access", "public access prevention")
 
@@ -83,9 +108,10 @@ def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
     """Create the bucket with its protections, or add the ones an existing bucket lacks."""
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
-    from google.cloud.storage.retry import DEFAULT_RETRY
 
-    retry = DEFAULT_RETRY.with_timeout(RETRY_SECONDS)
+    from mlflowk8s.google_api import credentials_failure
+
+    retry = storage_retry()
     client = storage_client(project)
     report = BucketReport(name=name)
     try:
@@ -118,16 +144,13 @@ def ensure_state_bucket(project: str, name: str, location: str) -> BucketReport:
             "choose another with --state-bucket"
         ) from exc
     except gexc.RetryError as exc:
-        raise OperationError(
-            f"cannot reach Cloud Storage for gs://{name} (gave up after {RETRY_SECONDS:.0f} s): "
-            f"{exc.cause.__class__.__name__ if exc.cause else 'no answer'}"
-        ) from exc
+        raise storage_failure(exc, f"state bucket gs://{name}") from exc
     except gexc.GoogleAPIError as exc:
         raise OperationError(f"state bucket gs://{name}: {exc.__class__.__name__}: {exc}") from exc
-    except auth_exc.RefreshError as exc:
-        raise CredentialsError(ADC_REFUSED) from exc
-    except (auth_exc.TransportError, OSError) as exc:
-        raise OperationError(f"cannot reach Cloud Storage for gs://{name}: {exc}") from exc
+    except auth_exc.GoogleAuthError as exc:
+        raise credentials_failure(exc) from exc
+    except OSError as exc:  # requests' errors are OSErrors
+        raise storage_failure(exc, f"state bucket gs://{name}") from exc
     return report
 
 

@@ -11,9 +11,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlflowk8s.errors import UsageError
+from mlflowk8s.errors import Interrupted, MlflowK8sError, OperationError, UsageError
 from mlflowk8s.fileio import write_atomic
 from mlflowk8s.lab import settings as s
+from mlflowk8s.lab.init_answers import RecordingPrompt, forget_answers, keep_answers
 from mlflowk8s.lab.locks import WORK_DIR_NAME, lab_lock
 from mlflowk8s.lab.users import EMPTY_USERS_FILE, USERS_FILE
 
@@ -71,13 +72,38 @@ def init_lab(
     values = {s.TARGET: name, **values}  # explicit in .env, so the admin sees it
     values[s.TARGET] = name
     cls = target_class(name)
-    values = cls.init.settings(values, options, prompt, existing.path)
-    report = InitReport(target=name, values=values)
-    report.changed_outside = cls.init.prepare(values, say, busy)
+    recording = RecordingPrompt(prompt) if prompt is not None else None
+    try:
+        values = cls.init.settings(values, options, recording, existing.path)
+        report = InitReport(target=name, values=values)
+        report.changed_outside = cls.init.prepare(values, say, busy)
+    except MlflowK8sError as exc:
+        if recording is None or not recording.answers:
+            raise
+        raise _answers_kept(exc, folder, recording.answers) from exc
     write_lab_files(folder, values, report)
+    forget_answers(folder)
     if report.changed:
         report.next_step = cls.init.next_step(values)
     return report
+
+
+def _answers_kept(exc: MlflowK8sError, folder: Path, answers: dict[str, str]) -> MlflowK8sError:
+    """``exc``, saying that the typed answers are kept and what `init` has left to do.
+
+    Same exit code: bad input stays a usage error, a failed check an operation error.
+    """
+    if isinstance(exc, Interrupted):
+        keep_answers(folder, answers)
+        return exc
+    path = keep_answers(folder, answers)
+    shown = path.relative_to(folder) if path.is_relative_to(folder) else path
+    kind = UsageError if isinstance(exc, UsageError) else OperationError
+    return kind(
+        f"{exc}. Your answers ({', '.join(answers)}) are kept in {shown} and nothing else "
+        "was written (no state bucket, no .env yet): once that is fixed, run `mlflowk8s init` "
+        "again, it offers them as defaults"
+    )
 
 
 def environments_with_state(folder: Path) -> list[str]:

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mlflowk8s.errors import UsageError
+from mlflowk8s.google.bucket_names import bucket_defaults
 from mlflowk8s.google.clients import desktop_client_id
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.targets.base import Prompt
@@ -25,10 +26,6 @@ INIT_SETTINGS = {
 }
 # Options of `init` that belong to the gcp target: refused here, not silently dropped.
 FOREIGN_OPTIONS = ("domain", "oauth-client-secret")
-
-
-def _defaults(project: str) -> dict[str, str]:
-    return {s.STATE_BUCKET: f"{project}-tfstate", s.ARTIFACT_BUCKET: f"{project}-mlflow-artifacts"}
 
 
 class CloudRunInit:
@@ -50,7 +47,7 @@ class CloudRunInit:
         if not values.get(s.PROJECT) and prompt is not None:
             values[s.PROJECT] = prompt(s.PROJECT, INIT_SETTINGS[s.PROJECT][1])
         project = values.get(s.PROJECT)
-        for key, default in (_defaults(project) if project else {}).items():
+        for key, default in (bucket_defaults(project) if project else {}).items():
             values.setdefault(key, default)
         for key in s.REQUIRED:
             if not values.get(key) and prompt is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mlflowk8s import server
 from mlflowk8s.errors import OperationError, UsageError
+from mlflowk8s.google.bucket_names import bucket_defaults
 from mlflowk8s.google.clients import desktop_client_id
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.targets.base import Prompt
@@ -44,12 +45,7 @@ def pin_server_image(environ: Mapping[str, str]) -> str:
 
 def _defaults(values: Mapping[str, str]) -> dict[str, str]:
     project = values.get(s.PROJECT)
-    if not project:
-        return {}
-    return {
-        s.STATE_BUCKET: f"{project}-tfstate",
-        s.ARTIFACT_BUCKET: f"{project}-mlflow-artifacts",
-    }
+    return bucket_defaults(project) if project else {}
 
 
 def check_oauth_client_file(path: str) -> str:

@@ -6,14 +6,16 @@ import re
 from collections.abc import Callable
 
 from mlflowk8s.errors import UsageError
+from mlflowk8s.google import bucket_names
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.names import HOST_RE, ascii_int, shown
 
 PROJECT = "GCP_PROJECT"
 REGION = "GCP_REGION"
 DOMAIN = "MLFLOW_DOMAIN"
-STATE_BUCKET = "TF_GCS_BUCKET"
-ARTIFACT_BUCKET = "MLFLOW_GCS_BUCKET"
+# Written by `init` from the project when not given (google/bucket_names.py).
+STATE_BUCKET = bucket_names.STATE_BUCKET
+ARTIFACT_BUCKET = bucket_names.ARTIFACT_BUCKET
 # More OAuth client ids (comma-separated) IAP accepts tokens of, besides the desktop
 # client's; the CLI keeps them in the project's IAP settings (not Terraform: one object
 # per project, shared by every environment).
