@@ -202,3 +202,14 @@ def test_apply_seeds_new_tenants_and_they_serve(local_lab: LocalLab) -> None:
         read = lab.client(name, "read", str(run["run_id"]))
         assert read["found"] and read["experiments"] == ["Default", "isolation"]
     assert all(t["healthy"] for t in lab.tenants().values())
+
+
+def test_a_damaged_template_is_built_again(built: Path, tmp_path: Path) -> None:
+    root = tmp_path / "local"
+    (root / "templates").mkdir(parents=True)
+    damaged = root / "templates" / template.template_name()
+    damaged.write_bytes(b"not a database" * 100)
+    assert template.current(root) is None
+    assert not template.seed(damaged, tmp_path / "mlflow.db")
+    assert not (tmp_path / "mlflow.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["local"]  # no partial copy left

@@ -137,7 +137,10 @@ class Build:
 def current(root: Path) -> Path | None:
     """The template of this MLflow in ``root/templates/``, if one was built and is usable."""
     path = root / FOLDER / template_name()
-    return path if path.is_file() and problem(path) is None else None
+    try:
+        return path if path.is_file() and problem(path) is None else None
+    except sqlite3.Error:  # not a database (a damaged file): built again
+        return None
 
 
 def seed(template: Path, store: Path) -> bool:
@@ -155,11 +158,12 @@ def seed(template: Path, store: Path) -> bool:
             contextlib.closing(sqlite3.connect(partial)) as dst,
         ):
             src.backup(dst)
-        try:
-            os.link(partial, store)
-        except FileExistsError:
-            return False
+        os.link(partial, store)
         return True
+    except (OSError, sqlite3.Error):
+        # Already there (never overwritten), or no copy could be made (a full disk): the
+        # server builds its own store, or reports why it cannot.
+        return False
     finally:
         partial.unlink(missing_ok=True)
 
