@@ -131,23 +131,23 @@ def test_new_tenants_beyond_the_cpus_wait_for_the_template(
     monkeypatch.setattr(template, "_cpus", lambda: 2)
     root = tmp_path / "local"
     root.mkdir()
-    data = {n: tmp_path / "data" / n for n in ("ann", "ben", "cat", "dan")}
+    data = {n: tmp_path / "data" / n for n in ("ann", "ben", "cat", "dan", "eli")}
     for folder in data.values():
         folder.mkdir(parents=True)
     (data["dan"] / "mlflow.db").write_bytes(b"dan's runs")
-    # As many new tenants as CPUs: a template would not pay for itself.
-    few = template.plan(root, {n: data[n] for n in ("ann", "ben")})
-    assert (few.now, few.later, few.build) == (["ann", "ben"], [], None)
+    # One new tenant more than CPUs: a template would not pay for itself.
+    few = template.plan(root, {n: data[n] for n in ("ann", "ben", "cat")})
+    assert (few.now, few.later, few.build) == (["ann", "ben", "cat"], [], None)
     split = template.plan(root, data)
     try:
         # One CPU builds the template; one new server starts beside it with the old ones.
-        assert (split.now, split.later) == (["ann", "dan"], ["ben", "cat"])
+        assert (split.now, split.later) == (["ann", "dan"], ["ben", "cat", "eli"])
         assert not (data["ann"] / "mlflow.db").exists()  # it builds its own
         split.finish(progress := Notes())
     finally:
         split.close()
     assert progress.notes == []
-    for name in ("ben", "cat"):
+    for name in ("ben", "cat", "eli"):
         assert template.problem(data[name] / "mlflow.db") is None
     assert (data["dan"] / "mlflow.db").read_bytes() == b"dan's runs"
     [made] = (root / "templates").iterdir()
@@ -165,11 +165,11 @@ def test_a_failed_build_leaves_the_stores_to_their_servers(
 ) -> None:
     monkeypatch.setattr(template, "_cpus", lambda: 1)
     monkeypatch.setattr(template, "_BUILD", "import sys; sys.exit('no MLflow in this Python')")
-    data = {n: tmp_path / n for n in ("ann", "ben")}
+    data = {n: tmp_path / n for n in ("ann", "ben", "cat")}
     for folder in data.values():
         folder.mkdir()
     split = template.plan(tmp_path, data)
-    assert split.later == ["ann", "ben"]
+    assert split.later == ["ann", "ben", "cat"]
     split.finish(progress := Notes())
     assert progress.notes == [
         "No store template (no MLflow in this Python): each new server builds its own store."
@@ -180,11 +180,11 @@ def test_a_failed_build_leaves_the_stores_to_their_servers(
 
 def test_apply_seeds_new_tenants_and_they_serve(local_lab: LocalLab) -> None:
     lab = local_lab
-    names = ("ann", "ben", "cat")
+    names = ("ann", "ben", "cat", "dan")
     for name in names:
         lab.ok("add-user", name)
     # Two CPUs for the CLI and what it starts: ann starts at once beside the template's
-    # build, ben and cat wait for it.
+    # build, the others wait for it.
     allowed = os.sched_getaffinity(0)
     os.sched_setaffinity(0, set(sorted(allowed)[:2]))
     try:
@@ -198,6 +198,7 @@ def test_apply_seeds_new_tenants_and_they_serve(local_lab: LocalLab) -> None:
         found = describe(store)
         assert found["rows"]["alembic_version"] == [(schema.revisions()[0],)]
         assert [r[:2] for r in found["rows"]["experiments"]] == [(0, "Default")]
+    for name in ("ann", "dan"):  # a store its server built, and a seeded one
         run = lab.client(name, "log")
         read = lab.client(name, "read", str(run["run_id"]))
         assert read["found"] and read["experiments"] == ["Default", "isolation"]
