@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python tests/local/bench_local.py
 	$(BIN)/python bench/bench_backup.py
 	$(BIN)/python bench/bench_server.py
+	$(BIN)/python -m tests.server.bench_cloudrun_start
 	$(BIN)/python -m tests.server.bench_artifacts
 
 clean:

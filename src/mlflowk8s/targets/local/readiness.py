@@ -11,7 +11,7 @@ from mlflowk8s.targets.local import supervisor as sv
 from mlflowk8s.targets.local.state import DEAD, program_name
 
 PROBE_TIMEOUT = 2.0
-POLL = 0.5
+POLL = 0.25  # a server answers within a poll of being ready; probes cost little
 
 
 def healthy(urls: dict[str, str]) -> dict[str, bool]:

@@ -1,38 +1,37 @@
-"""supervisord for the local target: config rendering, the daemon, and its XML-RPC API.
+"""A lab's supervisord: starting the daemon and driving it through its XML-RPC API.
 
-The local tenants run under supervisord (PyPI ``supervisor``), one ``[program:...]`` per
-tenant. Reconciling is what ``supervisorctl reread`` + ``update`` do, made through the same
-XML-RPC calls so that errors come back structured: ``reloadConfig`` diffs the file against
-the running config, then removed groups are stopped and removed, changed groups are
-stopped, removed and re-added (a restart), and added groups are added (and autostart).
-
-Every process supervisord starts inherits :data:`MARKER_ENV` (the lab's local folder), so
-the lab's processes — supervisord, each ``mlflow server`` and its uvicorn child, even one
-orphaned by a crash — can be found and ended (:func:`lab_processes`).
+The local tenants run under supervisord (PyPI ``supervisor``), one program per tenant. The
+config it runs lives in :mod:`supervisor_config`, finding and ending the lab's processes in
+:mod:`processes`; both are named here too, for the modules that drive supervisord.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import re
-import shlex
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from mlflowk8s.errors import OperationError, UsageError
+from mlflowk8s.errors import OperationError
 from mlflowk8s.targets.local import rundir
+from mlflowk8s.targets.local.processes import MARKER_ENV as MARKER_ENV
+from mlflowk8s.targets.local.processes import end_processes as end_processes
+from mlflowk8s.targets.local.processes import is_alive
+from mlflowk8s.targets.local.processes import lab_processes as lab_processes
+from mlflowk8s.targets.local.processes import tail as tail
+from mlflowk8s.targets.local.supervisor_config import MAX_SOCKET_PATH as MAX_SOCKET_PATH
+from mlflowk8s.targets.local.supervisor_config import Layout as Layout
+from mlflowk8s.targets.local.supervisor_config import Program as Program
+from mlflowk8s.targets.local.supervisor_config import _environment as _environment
+from mlflowk8s.targets.local.supervisor_config import _value as _value
+from mlflowk8s.targets.local.supervisor_config import render_config as render_config
+from mlflowk8s.targets.local.supervisor_config import render_program as render_program
+from mlflowk8s.targets.local.supervisor_config import section_digest as section_digest
 
-# Set in supervisord's environment, inherited by every process it starts.
-MARKER_ENV = "MLFLOWK8S_LOCAL_DIR"
-MAX_SOCKET_PATH = rundir.MAX_SOCKET_PATH
 DAEMON_START_TIMEOUT = 20.0
 SHUTDOWN_TIMEOUT = 60.0
 
@@ -41,145 +40,6 @@ RUNNING_STATES = frozenset({"STARTING", "RUNNING", "BACKOFF"})
 DEAD_STATES = frozenset({"STOPPED", "EXITED", "FATAL", "UNKNOWN"})
 
 
-@dataclass(frozen=True)
-class Program:
-    """One supervised program: the command, its extra environment and its log file."""
-
-    name: str
-    command: list[str]
-    env: Mapping[str, str]
-    directory: Path
-    logfile: Path
-    startsecs: int = 10
-    stopwaitsecs: int = 15
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where supervisord's files live for one lab (``.mlflowk8s/local/``)."""
-
-    root: Path
-
-    @property
-    def conf(self) -> Path:
-        return self.root / "supervisord.conf"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    def program_log(self, program: str) -> Path:
-        """Where supervisord writes a program's output (rotated beside it as ``.1``..)."""
-        return self.logs / f"{program}.log"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.root / "supervisord.pid"
-
-    @property
-    def socket(self) -> Path:
-        """The control socket, in a private folder (:mod:`rundir`)."""
-        return rundir.socket_path(self.root)
-
-    def choose_socket(self) -> Path:
-        """Make the socket's private folder (a deep lab's is chosen and recorded once)."""
-        return rundir.socket_path(self.root, choose=True)
-
-    @property
-    def server_url(self) -> str:
-        return f"unix://{self.socket}"
-
-    @property
-    def identifier(self) -> str:
-        return f"mlflowk8s:{self.root}"
-
-
-# -- config rendering ---------------------------------------------------------------------
-def _value(text: str, expansions: int = 1) -> str:
-    """Escape a config value: supervisord expands ``%(name)s`` and ini files end at newlines.
-
-    supervisord expands most values once, but program log file names twice.
-    """
-    if "\n" in text or "\r" in text:
-        raise UsageError(f"a line break cannot go into supervisord's config: {text!r}")
-    return text.replace("%", "%" * 2**expansions)
-
-
-def _environment(env: Mapping[str, str]) -> str:
-    """Render ``KEY="value",...`` as supervisord's ``environment=`` parses it (no escapes)."""
-    parts = []
-    for key, value in sorted(env.items()):
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise UsageError(f"invalid environment variable name {key!r}")
-        if '"' not in value:
-            parts.append(f'{key}="{value}"')
-        elif "'" not in value:
-            parts.append(f"{key}='{value}'")
-        else:
-            raise UsageError(f"{key}: a value with both quote kinds cannot go into supervisord")
-    return _value(",".join(parts))
-
-
-def render_program(program: Program) -> str:
-    """The ``[program:NAME]`` section; its text decides whether a tenant restarts."""
-    lines = [
-        f"[program:{program.name}]",
-        f"command={_value(shlex.join(program.command))}",
-        f"directory={_value(str(program.directory))}",
-        f"environment={_environment(program.env)}",
-        "autostart=true",
-        # `mlflow server` exits 0 when its uvicorn child dies: restart on any exit.
-        "autorestart=true",
-        f"startsecs={program.startsecs}",
-        "startretries=3",
-        "stopsignal=TERM",
-        f"stopwaitsecs={program.stopwaitsecs}",
-        # Signal the whole process group, or the uvicorn child outlives its parent.
-        "stopasgroup=true",
-        "killasgroup=true",
-        "redirect_stderr=true",
-        f"stdout_logfile={_value(str(program.logfile), expansions=2)}",
-        "stdout_logfile_maxbytes=10MB",
-        "stdout_logfile_backups=3",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def render_config(layout: Layout, programs: list[Program]) -> str:
-    """The whole supervisord.conf: daemon, control socket (owner only) and programs."""
-    root = _value(str(layout.root))
-    head = f"""\
-; Written by mlflowk8s apply; edits are overwritten. Control it with:
-;   supervisorctl -c {layout.conf} status
-[unix_http_server]
-file={_value(str(layout.socket))}
-chmod=0700
-
-[supervisord]
-identifier={_value(layout.identifier)}
-logfile={_value(str(layout.logs / "supervisord.log"))}
-logfile_maxbytes=10MB
-logfile_backups=3
-pidfile={_value(str(layout.pidfile))}
-directory={root}
-childlogdir={_value(str(layout.logs))}
-umask=022
-
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-[supervisorctl]
-serverurl={_value(layout.server_url)}
-"""
-    sections = [render_program(p) for p in sorted(programs, key=lambda p: p.name)]
-    return "\n".join([head, *sections])
-
-
-def section_digest(program: Program) -> str:
-    return hashlib.sha256(render_program(program).encode()).hexdigest()
-
-
-# -- the running daemon ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProcessInfo:
     name: str
@@ -351,7 +211,7 @@ class Supervisor:
         self._proxy = None
         deadline = time.monotonic() + SHUTDOWN_TIMEOUT
         while time.monotonic() < deadline:
-            if (pid is None or not _alive(pid)) and not self.layout.socket.exists():
+            if (pid is None or not is_alive(pid)) and not self.layout.socket.exists():
                 return
             time.sleep(0.1)
         raise OperationError(f"supervisord (pid {pid}) did not exit within {SHUTDOWN_TIMEOUT} s")
@@ -360,73 +220,3 @@ class Supervisor:
         with contextlib.suppress(OSError):
             return int(self._rpc().getPID())
         return None
-
-
-# -- finding the lab's processes --------------------------------------------------------------
-def lab_processes(layout: Layout, program: str | None = None) -> list[int]:
-    """PIDs of this lab's processes (Linux ``/proc``; elsewhere an empty list).
-
-    ``program`` narrows the search to one program's processes (supervisord sets
-    ``SUPERVISOR_PROCESS_NAME`` in each child's environment).
-    """
-    marker = f"{MARKER_ENV}={layout.root}".encode() + b"\0"
-    wanted = f"SUPERVISOR_PROCESS_NAME={program}".encode() + b"\0" if program else None
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    own = os.getpid()
-    found = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == own:
-            continue
-        try:
-            environ = (entry / "environ").read_bytes() + b"\0"
-        except OSError:
-            continue
-        if b"\0" + marker in b"\0" + environ and (
-            wanted is None or b"\0" + wanted in b"\0" + environ
-        ):
-            found.append(int(entry.name))
-    return sorted(found)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is gone for our purposes.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rpartition(")")[2].split()[0] != "Z"
-    return True
-
-
-def end_processes(pids: list[int], grace: float = 5.0) -> list[int]:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; returns the PIDs that had to be ended."""
-    alive = [pid for pid in pids if _alive(pid)]
-    for pid in alive:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(pid) for pid in alive):
-        time.sleep(0.1)
-    for pid in alive:
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-    return alive
-
-
-def tail(path: Path, lines: int = 5) -> str:
-    """The last lines of a log file, for error messages."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - 8192))
-            text = handle.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.strip().splitlines()[-lines:])

@@ -36,12 +36,13 @@ from mlflowk8s.targets.base import (
     Status,
     TenantStatus,
 )
-from mlflowk8s.targets.local import readiness, service
+from mlflowk8s.targets.local import readiness, service, template
 from mlflowk8s.targets.local import settings as ls
 from mlflowk8s.targets.local import supervisor as sv
 from mlflowk8s.targets.local.init import LocalInit
 from mlflowk8s.targets.local.operations import LocalOperations
 from mlflowk8s.targets.local.ports import allocate_ports, ports_of_other_environments, read_ports
+from mlflowk8s.targets.local.reconcile import Files, reconcile
 from mlflowk8s.targets.local.state import (
     Applied,
     Desired,
@@ -207,7 +208,14 @@ class LocalTarget(LocalOperations):
                 (self.data_dir / name / "artifacts").mkdir(parents=True, exist_ok=True)
             # A signal arrives as Interrupted (the CLI's handler) or, elsewhere, Ctrl-C.
             try:
-                waiting = self._reconcile(desired, live, diff, progress)
+                # Only where no server runs: a running one may be building its store now.
+                seeding = template.plan(self.root, {n: self.data_dir / n for n in diff.start})
+                files = Files(self.layout, self.applied_file)
+                try:
+                    waiting = reconcile(self.supervisor, files, desired, live, diff, seeding,
+                                        progress)  # fmt: skip
+                finally:
+                    seeding.close()
             except (KeyboardInterrupt, Interrupted) as exc:
                 raise self._interrupted(exc) from None
         try:
@@ -235,47 +243,6 @@ class LocalTarget(LocalOperations):
         if isinstance(cause, Interrupted):
             error.exit_code = cause.exit_code  # 143 for SIGTERM, 129 for SIGHUP
         return error
-
-    def _reconcile(
-        self, desired: Desired, live: dict[str, sv.ProcessInfo], diff: Diff,
-        progress: Progress,
-    ) -> list[str]:  # fmt: skip
-        """Bring supervisord to the config (the lab lock is held); returns who starts."""
-        digests = {name: sv.section_digest(p) for name, p in desired.programs.items()}
-        if not diff.daemon_running:
-            progress.step("starting supervisord")
-            self.supervisor.start_daemon()
-            started = Applied()
-            for name in desired.programs:
-                started.record(name, digests[name], desired.ports[name])
-            write_applied(self.applied_file, started)
-            return sorted(desired.programs)
-        applied = read_applied(self.applied_file)
-        progress.step("updating supervisord (supervisorctl reread + update)")
-        self.supervisor.reread()
-        total = len(diff.stop) + len(diff.restart) + len(diff.start)
-        done = 0
-        for name in diff.stop:
-            progress.advance(done, total, f"stopping {name}")
-            self.supervisor.remove_group(program_name(name))
-            applied.forget(name)
-            done += 1
-        for name in diff.restart:
-            progress.advance(done, total, f"restarting {name}")
-            self.supervisor.remove_group(program_name(name))
-            self.supervisor.add_group(program_name(name))
-            applied.record(name, digests[name], desired.ports[name])
-            done += 1
-        for name in diff.start:
-            progress.advance(done, total, f"starting {name}")
-            if program_name(name) in live:
-                self.supervisor.start_group(program_name(name))
-            else:
-                self.supervisor.add_group(program_name(name))
-            applied.record(name, digests[name], desired.ports[name])
-            done += 1
-        write_applied(self.applied_file, applied)
-        return sorted([*diff.start, *diff.restart])
 
     def _end_orphans(self) -> None:
         """Servers left by a supervisord that died would hold their ports: end them."""
