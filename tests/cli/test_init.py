@@ -85,13 +85,19 @@ def test_an_image_in_env_is_kept_and_the_registry_not_asked(
     assert ghcr.seen == []
 
 
-def test_offline_init_says_what_to_set_and_writes_nothing(cli: Cli, lab_dir: Path) -> None:
+@pytest.mark.parametrize(
+    "options", [GCP_OPTIONS, ["--target", "cloudrun", *GCP_OPTIONS[:4], "--no-input"]],
+    ids=["gcp", "cloudrun"],
+)  # fmt: skip
+def test_offline_init_says_what_to_set_and_writes_nothing(
+    cli: Cli, lab_dir: Path, options: list[str]
+) -> None:
     import socket
 
     with socket.socket() as closed:  # a port nobody listens on: the registry is unreachable
         closed.bind(("127.0.0.1", 0))
         cli.env["MLFLOWK8S_IMAGE_REGISTRY_URL"] = f"http://127.0.0.1:{closed.getsockname()[1]}"
-        result = cli("init", *GCP_OPTIONS)
+        result = cli("init", *options)
     assert result.code == 1
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("error: cannot pin ghcr.io/mlflow/mlflow:v")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from mlflowk8s.errors import ConfigFileError
+from mlflowk8s.google.clients import programmatic_client_ids
 from mlflowk8s.lab.settings import load_settings
 from mlflowk8s.oauth_client import GOOGLE_AUTH_URI, ClientRole, read_oauth_client
-from mlflowk8s.targets.gcp.render import programmatic_client_ids
 from tests.client.helpers import write_json
 from tests.conftest import Cli
 

@@ -35,12 +35,13 @@ def cr_lab(
     cli.env.update(fake_gcs.env())
     cli.env.update(google_apis.env)
     cli.env.update({"MLFLOWK8S_INFRA_DIR": str(FIXTURE_ROOTS), "MLFLOWK8S_RETRY_DELAY": "0"})
+    google_apis.reset()
+    # Pinned already: init keeps it and asks no registry.
+    (cli.lab / ".env").write_text(f"MLFLOW_IMAGE={IMAGE}\n", encoding="utf-8")
     result = cli(
         "init", "--no-input", "--target", "cloudrun", "--project", PROJECT, "--region", REGION,
         "--state-bucket", bucket,
     )  # fmt: skip
     assert result.code == 0, result.stderr
-    with (cli.lab / ".env").open("a", encoding="utf-8") as env_file:
-        env_file.write(f"MLFLOW_IMAGE={IMAGE}\n")
     yield TfLab(cli=cli, gcs=fake_gcs, bucket=bucket, counter=tmp_path / "counter",
                 google=google_apis)  # fmt: skip

@@ -7,12 +7,15 @@ clients send, or state is silently lost.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -49,6 +52,26 @@ class FakeGcs:
         url = f"{self.endpoint}/storage/v1/b/{bucket}/o"
         with urllib.request.urlopen(url, timeout=10) as response:
             return sorted(item["name"] for item in json.load(response).get("items", []))
+
+    @contextlib.contextmanager
+    def bucket_holding(self, bucket: str, names: list[str], project: str) -> Iterator[Any]:
+        """A google-cloud-storage client of this server (STORAGE_EMULATOR_HOST must point
+        here), with ``bucket`` holding exactly ``names``; emptied after, as the other tests
+        expect it (one server per session)."""
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage as gcs
+
+        client = gcs.Client(project=project, credentials=AnonymousCredentials())
+        found = client.lookup_bucket(bucket) or client.create_bucket(bucket)
+        for blob in client.list_blobs(bucket):
+            blob.delete()
+        for name in names:
+            found.blob(name).upload_from_string(f"content of {name}")
+        try:
+            yield client
+        finally:
+            for blob in client.list_blobs(bucket):
+                blob.delete()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -48,7 +48,7 @@ class Registry:
 
     def env(self) -> dict[str, str]:
         """What points `mlflowk8s init` at this stand-in instead of https://ghcr.io."""
-        from mlflowk8s.targets.gcp.init import REGISTRY_URL_ENV
+        from mlflowk8s.google.init import REGISTRY_URL_ENV
 
         return {REGISTRY_URL_ENV: self.url}
 

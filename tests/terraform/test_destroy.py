@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.terraform.conftest import TfLab
@@ -10,7 +12,8 @@ pytestmark = pytest.mark.slow  # real terraform + fake-gcs-server through the CL
 
 KEPT = [
     "network and Cloud NAT",
-    "Cloud SQL instance mlflow-default-pg (every tenant's database and database user)",
+    "Cloud SQL instance mlflow-default-pg, stopped (every tenant's database and database "
+    "user; storage and backups are still billed; `mlflowk8s apply` starts it again)",
     "artifact bucket gs://lab-artifacts (every tenant's folder)",
     "static IP mlflow-default-ip (203.0.113.10)",
     "certificate map mlflow-default-certmap and DNS records",
@@ -105,14 +108,13 @@ def test_delete_data_after_destroy_removes_what_was_kept(tf_lab: TfLab) -> None:
     applied_lab(tf_lab)
     first = tf_lab("destroy", "--yes")
     assert first.code == 0, first.stderr
-    assert first.stdout.splitlines()[1:9] == [
+    assert first.stdout.splitlines()[1:7] == [
         "planning tenants: retire every tenant ...",
         "applying tenants: retire every tenant ...",
         "planning platform: lift the cluster's deletion protection ...",
         "applying platform: lift the cluster's deletion protection ...",
         "planning platform: remove the cluster ...",
         "applying platform: remove the cluster ...",
-        *[f"Kept: {item}" for item in KEPT[:2]],
     ]
     result = tf_lab("destroy", "--delete-data", "--yes")
     assert result.code == 0, result.stderr
@@ -127,3 +129,42 @@ def test_delete_data_after_destroy_removes_what_was_kept(tf_lab: TfLab) -> None:
         "applying platform: remove everything ...",
     ]
     assert (tf_lab.addresses("platform"), tf_lab.addresses("tenants")) == ([], [])
+
+
+def test_destroy_stops_the_database_by_a_targeted_plan_and_apply_starts_it(tf_lab: TfLab) -> None:
+    applied_lab(tf_lab)
+    result = tf_lab("destroy", "--yes", "--json")
+    assert result.code == 0, result.stderr
+    done = json.loads(result.stdout)
+    assert (done["delete_data"], done["database_stopped"]) == (False, True)
+    assert done["kept"] == KEPT
+    assert _database(tf_lab) == {"activation_policy": "NEVER", "deletion_protection": True}
+    # Only the instance changed: the cluster is not brought back by the stop.
+    assert 'module.gke.terraform_data.piece["cluster"]' not in tf_lab.addresses("platform")
+    # The next apply renders the default (ALWAYS): the instance runs again.
+    platform = json.loads(tf_lab("render", "--json").stdout)["platform"]
+    assert "cloudsql_activation_policy" not in platform
+    again = tf_lab("apply", "--yes")
+    assert again.code == 0, again.stderr
+    assert _database(tf_lab)["activation_policy"] == "ALWAYS"
+
+
+def test_destroy_can_leave_the_database_running(tf_lab: TfLab) -> None:
+    applied_lab(tf_lab)
+    result = tf_lab("destroy", "--keep-database-running", "--yes")
+    assert result.code == 0, result.stderr
+    assert (
+        "Kept: Cloud SQL instance mlflow-default-pg, not stopped (every tenant's database and "
+        "database user; billed while it runs: `mlflowk8s destroy --stop-database` stops it)"
+    ) in result.stdout.splitlines()
+    assert "stop the Cloud SQL instance" not in result.stdout
+    assert _database(tf_lab)["activation_policy"] == "ALWAYS"
+
+
+def _database(tf_lab: TfLab) -> dict[str, object]:
+    for res in tf_lab.state("platform").get("resources", []):  # type: ignore[union-attr]
+        if res.get("module") == "module.cloudsql" and res["type"] == "terraform_data":
+            value = res["instances"][0]["attributes"]["input"]["value"]
+            return {"activation_policy": value["held"]["activation_policy"],
+                    "deletion_protection": value["deletion_protection"]}  # fmt: skip
+    raise AssertionError("no Cloud SQL instance in the platform state")

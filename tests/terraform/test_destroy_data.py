@@ -32,21 +32,9 @@ PEERING = "servicenetworking-googleapis-com"
 @pytest.fixture
 def storage(tf_lab: TfLab, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """google-cloud-storage on fake-gcs-server, with the artifact bucket holding OBJECTS."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage as gcs
-
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", tf_lab.gcs.endpoint)
-    client = gcs.Client(project="lab-project-1", credentials=AnonymousCredentials())
-    bucket = client.lookup_bucket(ARTIFACTS) or client.create_bucket(ARTIFACTS)
-    for blob in client.list_blobs(ARTIFACTS):
-        blob.delete()
-    for name in OBJECTS:
-        bucket.blob(name).upload_from_string(f"content of {name}")
-    yield client
-    # The bucket outlives the test (one fake-gcs-server per session): leave it empty, as
-    # the other tests expect it.
-    for blob in client.list_blobs(ARTIFACTS):
-        blob.delete()
+    with tf_lab.gcs.bucket_holding(ARTIFACTS, OBJECTS, "lab-project-1") as client:
+        yield client
 
 
 def applied(tf_lab: TfLab) -> TfLab:

@@ -75,3 +75,23 @@ def test_only_the_lab_reads_the_lab_files(path: Path) -> None:
         if isinstance(node, ast.Call)
     }
     assert not called & {"load_settings", "load_users", "parse_users"}, relative(path)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=relative)
+def test_no_target_package_imports_another_target_package(path: Path) -> None:
+    # What two targets share lives outside both (google/ for the Google targets).
+    parts = Path(relative(path)).parts
+    if parts[0] != "targets" or len(parts) < 3:
+        return
+    own = f"mlflowk8s.targets.{parts[1]}"
+    others = {f"mlflowk8s.targets.{name}" for name in targets.REGISTRY} - {own}
+    found = [n for n in imports(path) if any(n == o or n.startswith(o + ".") for o in others)]
+    assert not found, f"{relative(path)} imports {found}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=relative)
+def test_the_shared_google_pieces_import_no_target_package(path: Path) -> None:
+    if not relative(path).startswith("google/"):
+        return
+    found = [n for n in imports(path) if n.startswith("mlflowk8s.targets.")]
+    assert found in ([], ["mlflowk8s.targets.base"]), f"{relative(path)} imports {found}"

@@ -1,12 +1,12 @@
 """The README's configuration table against the settings' definitions: every Google
 setting is listed, required ones say so, and the bucket names `init` writes are the ones
-it writes (google/bucket_names.py), said as written by `init`, not as run-time defaults."""
+it writes (google/settings.py), said as written by `init`, not as run-time defaults."""
 
 from __future__ import annotations
 
 import re
 
-from mlflowk8s.google.bucket_names import PATTERNS
+from mlflowk8s.google.settings import BUCKET_PATTERNS as PATTERNS
 from mlflowk8s.lab import settings as lab
 from mlflowk8s.targets.cloudrun import settings as cloudrun
 from mlflowk8s.targets.gcp import settings as gcp

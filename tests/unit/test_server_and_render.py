@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mlflowk8s import sizing
 from mlflowk8s.fileio import dumps
+from mlflowk8s.google.clients import programmatic_client_ids
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.lab.users import User
 from mlflowk8s.server import (
@@ -17,12 +18,7 @@ from mlflowk8s.server import (
     launcher_source,
     server_command,
 )
-from mlflowk8s.targets.gcp.render import (
-    platform_vars,
-    programmatic_client_ids,
-    render_lab,
-    tenants_vars,
-)
+from mlflowk8s.targets.gcp.render import platform_vars, render_lab, tenants_vars
 
 SETTINGS = Settings(
     path=Path(".env"),

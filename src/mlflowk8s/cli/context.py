@@ -91,20 +91,24 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def confirm(question: str, *, yes: bool, what: str) -> bool:
-    """Ask a yes/no question; ``--yes`` answers it; no terminal and no ``--yes`` is an error."""
+def confirm(
+    question: str, *, yes: bool, what: str, default: bool = False, err: bool = False
+) -> bool:
+    """Ask a yes/no question; ``--yes`` answers it; no terminal and no ``--yes`` is an error.
+    ``default``: the answer Enter gives; ``err``: ask on stderr (stdout carries ``--json``)."""
     if yes:
         return True
     if not interactive():
         raise ConfirmationRequired(f"{what} needs confirmation: run it on a terminal or pass --yes")
-    return typer.confirm(question, default=False)
+    return typer.confirm(question, default=default, err=err)
 
 
-def confirm_by_typing(expected: str, *, yes: bool, what: str) -> bool:
+def confirm_by_typing(expected: str, *, yes: bool, what: str, err: bool = False) -> bool:
     """Make the admin type ``expected`` (a project id, a folder name) to go on."""
     if yes:
         return True
     if not interactive():
         raise ConfirmationRequired(f"{what} needs confirmation: run it on a terminal or pass --yes")
-    answer = typer.prompt(f"Type {expected!r} to confirm", default="", show_default=False)
+    answer = typer.prompt(f"Type {expected!r} to confirm", default="", show_default=False,
+                          err=err)  # fmt: skip
     return bool(answer.strip() == expected)

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from mlflowk8s.cli.context import app_of, interactive
-from mlflowk8s.google.bucket_names import ARTIFACT_BUCKET, PATTERNS, STATE_BUCKET
+from mlflowk8s.google.settings import ARTIFACT_BUCKET, BUCKET_PATTERNS, STATE_BUCKET
 
 
 def _written(key: str) -> str:
-    return PATTERNS[key].format(project="<project>")
+    return BUCKET_PATTERNS[key].format(project="<project>")
 
 
 def init(

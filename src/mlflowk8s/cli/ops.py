@@ -10,7 +10,7 @@ from mlflowk8s.cli.context import App, app_of, confirm, confirm_by_typing
 from mlflowk8s.cli.progress import LiveProgress
 
 if TYPE_CHECKING:
-    from mlflowk8s.targets.base import Plan, Status, TenantStatus
+    from mlflowk8s.targets.base import Plan, Status, StopsDatabase, Target, TenantStatus
 
 UserOpt = Annotated[
     str | None,
@@ -228,27 +228,84 @@ def destroy(
         bool,
         typer.Option(help="Also delete databases, artifacts, network and addresses."),
     ] = False,
+    stop_database: Annotated[
+        bool | None,
+        typer.Option(
+            "--stop-database/--keep-database-running",
+            help="With the data kept: stop the database (a stopped Cloud SQL instance is "
+            "billed for its storage and backups only; the next `apply` starts it) or leave "
+            "it as it is. Asked on a terminal; with --yes and neither option, it is stopped.",
+            show_default=False,
+        ),
+    ] = None,
     yes: YesOpt = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON for scripts: delete_data, database_stopped (true: stopped by "
+            "this run, false: left as it was, null: no database kept), kept.",
+        ),
+    ] = False,
 ) -> None:
-    """Stop every tenant and remove the servers; the lab's data stays unless --delete-data."""
+    """Stop every tenant and remove the servers; the lab's data stays unless --delete-data.
+
+    Keeping the data keeps the database, which costs money while it runs: on the Google
+    targets destroy offers to stop it, and `apply` starts it again.
+    """
+    import sys
+
+    from mlflowk8s.targets.base import STOP_DATABASE_BY_DEFAULT, Destroyed
 
     app = app_of(ctx)
     target = app.lab.target()
+    offer = _database_offer(target, delete_data, stop_database)
     word = target.destroy_confirmation_word()
     what = "destroy --delete-data" if delete_data else "destroy"
-    app.say(
+    say = (lambda message: sys.stderr.write(message + "\n")) if as_json else app.say
+    say(
         "This deletes ALL the lab's data."
         if delete_data
         else "Servers go; databases, artifacts and addresses stay."
     )
-    if not confirm_by_typing(word, yes=yes, what=what):
-        app.say("Not confirmed: nothing was changed.")
+    if not confirm_by_typing(word, yes=yes, what=what, err=as_json):
+        say("Not confirmed: nothing was changed.")
         raise typer.Exit(1)
-    with app.lab.run_lock(), LiveProgress(app.console) as progress:
-        kept = target.destroy(delete_data, progress)
-    for item in kept:
+    if offer is not None and stop_database is None:
+        stop_database = STOP_DATABASE_BY_DEFAULT if yes else confirm(
+            f"Stop {offer.stoppable_database} too? Stopped, it is billed for its storage and "
+            "backups only; `mlflowk8s apply` starts it again.",
+            yes=False, what=what, default=STOP_DATABASE_BY_DEFAULT, err=as_json,
+        )  # fmt: skip
+    with app.lab.run_lock(), LiveProgress(app.console, enabled=not as_json) as progress:
+        if offer is not None:
+            done = offer.destroy_keeping_data(bool(stop_database), progress)
+        else:
+            done = Destroyed(target.destroy(delete_data, progress))
+    if as_json:
+        app.print_json({"delete_data": delete_data, "database_stopped": done.database_stopped,
+                        "kept": done.kept})  # fmt: skip
+        return
+    for item in done.kept:
         app.say(f"Kept: {item}")
     app.say("Destroyed.")
+
+
+def _database_offer(target: Target, delete_data: bool, choice: bool | None) -> StopsDatabase | None:
+    """The target, when this destroy offers to stop its database; a choice made on the
+    command line where none is offered is a usage error."""
+    from mlflowk8s.errors import UsageError
+    from mlflowk8s.targets.base import StopsDatabase
+
+    offered = not delete_data and isinstance(target, StopsDatabase)
+    if choice is not None and not offered:
+        flag = "--stop-database" if choice else "--keep-database-running"
+        raise UsageError(
+            f"{flag} goes with destroy that keeps the data: drop --delete-data"
+            if delete_data
+            else f"the {target.name} target keeps no database to stop: drop {flag}"
+        )
+    return target if offered and isinstance(target, StopsDatabase) else None
 
 
 def unlock(

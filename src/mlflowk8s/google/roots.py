@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflowk8s.fileio import dumps, write_atomic
-from mlflowk8s.google import bucket_names
+from mlflowk8s.google.settings import STATE_BUCKET
 from mlflowk8s.progress import Progress
 from mlflowk8s.terraform.rollout import Rollout
 from mlflowk8s.terraform.runner import Terraform
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from mlflowk8s.lab import Lab
-
-# The settings naming where the state lives (the same keys for every Google target).
-PROJECT = "GCP_PROJECT"
-STATE_BUCKET = bucket_names.STATE_BUCKET
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from mlflowk8s.errors import OperationError, UsageError
-from mlflowk8s.google.roots import PROJECT, STATE_BUCKET, StateRoots
+from mlflowk8s.google.roots import StateRoots
+from mlflowk8s.google.settings import PROJECT, STATE_BUCKET
 from mlflowk8s.terraform.results import printable
 
 

@@ -206,6 +206,33 @@ class TargetClass(Protocol):
     def __call__(self, lab: Lab) -> Target: ...
 
 
+# What `destroy --yes` (data kept) does with a database that is billed while it runs.
+STOP_DATABASE_BY_DEFAULT = True
+
+
+@dataclass
+class Destroyed:
+    """What `destroy` (data kept) did: what stays, and whether it stopped the database."""
+
+    kept: list[str] = field(default_factory=list)
+    # True: stopped by this run; False: left as it was; None: no database stayed.
+    database_stopped: bool | None = None
+
+
+@runtime_checkable
+class StopsDatabase(Protocol):
+    """A target whose database stays when `destroy` keeps the data, and is billed while it
+    runs: `destroy` offers to stop it (the CLI asks before calling, or ``--yes`` answers
+    with :data:`STOP_DATABASE_BY_DEFAULT`), and the next `apply` starts it again."""
+
+    # What is offered, as the question names it: "the Cloud SQL instance".
+    stoppable_database: str
+
+    def destroy_keeping_data(self, stop_database: bool, progress: Progress) -> Destroyed:
+        """`destroy` without ``--delete-data``, stopping the database or leaving it be."""
+        ...
+
+
 @runtime_checkable
 class Lockable(Protocol):
     """A target whose state can be left locked by a killed run (``mlflowk8s unlock``)."""

@@ -43,7 +43,7 @@ def estimate(settings: Settings, users: int) -> CostEstimate:
     result = CostEstimate(target="cloudrun", users=users, prices_as_of=p.PRICES_AS_OF)
     use(result, "run_vcpu_second", "run_gib_second", "run_million_requests")
     result.lines.append(cloud_run_line(users))
-    data_lines(result, settings.get("CLOUDSQL_TIER") or s.DEFAULT_CLOUDSQL_TIER)
+    data_lines(result, settings.get(s.CLOUDSQL_TIER) or s.DEFAULT_CLOUDSQL_TIER)
     result.lines.append(CostLine("IAP, Cloud SQL public IP while running", "", 0.0))
     free = p.FREE_TIER
     result.assumptions[:0] = [

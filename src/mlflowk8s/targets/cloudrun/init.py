@@ -1,4 +1,5 @@
-"""What `init` asks for a cloudrun lab, and the state bucket it creates before writing files.
+"""What `init` asks for a cloudrun lab; the image pin and the state bucket are
+``google/init.py``'s.
 
 No domain and no IAP OAuth client: each tenant answers on its own run.app URL, and IAP
 signs browsers of the project's organization in with its Google-managed client.
@@ -6,13 +7,13 @@ signs browsers of the project's organization in with its Google-managed client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlflowk8s.errors import UsageError
-from mlflowk8s.google.bucket_names import bucket_defaults
 from mlflowk8s.google.clients import desktop_client_id
+from mlflowk8s.google.init import GoogleInit
+from mlflowk8s.google.settings import bucket_defaults
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.targets.base import Prompt
 from mlflowk8s.targets.cloudrun import settings as s
@@ -28,7 +29,7 @@ INIT_SETTINGS = {
 FOREIGN_OPTIONS = ("domain", "oauth-client-secret")
 
 
-class CloudRunInit:
+class CloudRunInit(GoogleInit):
     def settings(
         self,
         values: dict[str, str],
@@ -61,19 +62,8 @@ class CloudRunInit:
             if values.get(key):
                 s.validate(key, values[key])
         desktop_client_id(Settings(env_file, values))
+        self.pin_image(values)
         return values
-
-    def prepare(
-        self,
-        values: Mapping[str, str],
-        say: Callable[[str], None],
-        busy: Callable[[str], AbstractContextManager[object]],
-    ) -> bool:
-        from mlflowk8s.google.state_bucket import prepare_state_bucket
-
-        return prepare_state_bucket(
-            values[s.PROJECT], values[s.STATE_BUCKET], values[s.REGION], say, busy
-        )
 
     def next_step(self, values: Mapping[str, str]) -> str | None:
         return (

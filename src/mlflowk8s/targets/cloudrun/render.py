@@ -14,6 +14,7 @@ from typing import Any
 
 from mlflowk8s.errors import UsageError
 from mlflowk8s.fileio import dumps, write_atomic
+from mlflowk8s.google.clients import programmatic_client_ids
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.lab.users import User
 from mlflowk8s.server import CloudRunTarget, launcher_command
@@ -98,6 +99,9 @@ def render_lab(
     work: Path, settings: Settings, users: list[User], env: str, outputs: dict[str, Any]
 ) -> Rendered:
     """Render the tfvars files into the work folder ``work``; unchanged files stay as they are."""
+    # Not Terraform's (the CLI keeps the project's IAP settings), but read as `apply` will
+    # read them: a wrong client file fails here, before anything is written.
+    programmatic_client_ids(settings)
     platform = platform_vars(settings, env)
     tenants = tenants_vars(settings, users, env, outputs) if outputs else None
     # Plans, Terraform's working data and outputs land here: for the admin's eyes only.

@@ -1,23 +1,24 @@
 """The Cloud Run target: ``infra/cloudrun``'s two roots against the lab's GCS state.
 
 Plan and apply live here; status, destroy, `doctor`, `cost` and `init` have their own
-modules in this package. The tenants' inputs name each service's run.app host, which
-holds the project's number, a platform output: they are planned once the platform exists
-and planned again when its outputs changed during apply.
+modules in this package; what both Google targets do alike is ``google/target.py``'s.
+The tenants' inputs name each service's run.app host, which holds the project's number,
+a platform output: they are planned once the platform exists and planned again when its
+outputs changed during apply.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlflowk8s.errors import OperationError, UsageError
+from mlflowk8s.errors import UsageError
 from mlflowk8s.fileio import dumps
-from mlflowk8s.google.clients import desktop_client_id
-from mlflowk8s.targets.base import Approve, Check, Plan, PlanHandle, Progress, Status
+from mlflowk8s.google.state_health import check_state
+from mlflowk8s.google.target import GoogleTarget
+from mlflowk8s.targets.base import Approve, Check, Destroyed, Plan, PlanHandle, Progress, Status
 from mlflowk8s.targets.cloudrun import settings as s
 from mlflowk8s.targets.cloudrun.init import CloudRunInit
 from mlflowk8s.targets.cloudrun.render import Rendered
@@ -35,22 +36,13 @@ from mlflowk8s.terraform.runner import forwarding_signals
 from mlflowk8s.terraform.workspace import inputs_digest
 
 if TYPE_CHECKING:
-    from mlflowk8s.lab import Lab
-    from mlflowk8s.lab.settings import Settings
     from mlflowk8s.targets.base import CostEstimate
 
 
-class CloudRunTarget:
+class CloudRunTarget(GoogleTarget):
     name = "cloudrun"
     settings_checks = s.CHECKS
     init = CloudRunInit()
-
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
-
-    @property
-    def settings(self) -> Settings:
-        return self.lab.settings()
 
     def _roots(self, progress: Progress) -> Roots:
         return Roots(self.lab, progress)
@@ -58,17 +50,6 @@ class CloudRunTarget:
     # The Preflight interface (targets/base.py): `apply` checks this before planning.
     def preflight(self) -> None:
         s.require_image(self.settings)
-
-    def _check_required_apis(self, progress: Progress) -> None:
-        """Before the platform exists: Terraform cannot turn these APIs on itself."""
-        from mlflowk8s.google.admin_checks import required_apis
-
-        project = self.settings.require(s.PROJECT)[s.PROJECT]
-        progress.step(f"checking the Google APIs of {project}")
-        check = required_apis(project, os.environ)
-        if check["status"] != "ok":
-            fix = check.get("fix")
-            raise OperationError(f"{check['detail']}: {fix}" if fix else check["detail"])
 
     def _plan_tenants(self, roots: Roots, rendered: Rendered, user: str | None) -> RootPlan:
         """The tenants' plan; for ``--user``, only what belongs to that user.
@@ -105,6 +86,9 @@ class CloudRunTarget:
         outputs = roots.platform_outputs()
         if not outputs:
             self._check_required_apis(progress)
+        else:
+            # Before anything is planned (and so before the platform can be changed).
+            check_state(roots, TENANTS)
         rendered = roots.render(outputs)
         handle = PlanHandle(user=user, inputs=inputs_digest(rendered.platform, rendered.tenants),
                             basis=dumps(outputs))  # fmt: skip
@@ -129,60 +113,25 @@ class CloudRunTarget:
     def apply(
         self, plan: Plan, user: str | None, progress: Progress, approve: Approve | None = None
     ) -> Status:
-        handle = plan.handle
-        if handle is None or handle.user != user:
-            raise OperationError("apply needs the plan that was shown for the same --user")
+        handle = self._shown_plan(plan, user)
         # What the plan was made from, read again: another admin may have edited meanwhile.
         self.lab.reread()
         self.preflight()
         roots = self._roots(progress)
         basis = json.loads(handle.basis) if handle.basis else {}
         rendered = roots.render(basis)
-        if inputs_digest(rendered.platform, rendered.tenants) != handle.inputs:
-            handle.discard()
-            raise OperationError(
-                "users.yaml or .env changed since the plan was shown: nothing was applied; "
-                "run apply again"
-            )
-        users = roots.user_names()
-        rollout, asks = roots.rollout, root_approve(approve, users)
-        platform: RootPlan = handle.saved.get(PLATFORM) or RootPlan(PLATFORM)
-        if platform.path is not None:
-
-            def replan_platform() -> RootPlan:
-                return rollout.plan(PLATFORM, [rendered.platform_path])
-
-            rollout.apply(platform, replan_platform, approve=asks)
-        outputs = roots.platform_outputs()
-        if not outputs:
-            raise OperationError(
-                "the platform has no outputs after apply: check `terraform output` "
-                f"in {roots.workspace.root_dir(PLATFORM)}"
-            )
-        shown: RootPlan | None = handle.saved.get(TENANTS)
+        self._check_inputs(handle, rendered.platform, rendered.tenants)
+        asks = root_approve(approve, roots.user_names())
+        platform, outputs = self._apply_platform(roots, handle, rendered.platform_path, asks)
+        self._allow_clients(progress, str(outputs.get("project_number") or "") or None)
         if outputs != basis:
             rendered = roots.render(outputs)  # the services' hosts name the project number
 
         def replan_tenants() -> RootPlan:
             return self._plan_tenants(roots, rendered, user)
 
-        if shown is not None and platform.path is None and outputs == basis:
-            tenants = shown
-        else:
-            tenants = replan_tenants()
-            # Creating was announced; changing or deleting what was not shown needs a yes.
-            seen = {(c.address, c.action) for c in (shown.changes if shown else [])}
-            unseen = [c for c in tenants.changes
-                      if c.action != "create" and (c.address, c.action) not in seen]  # fmt: skip
-            rollout.confirm_unseen(
-                tenants, unseen, asks,
-                why="The platform's changes are applied; the tenants' plan now "
-                "has changes the first plan did not show:",
-                refused="the platform's changes are applied, the tenants' are not; "
-                "run `mlflowk8s apply` again",
-            )  # fmt: skip
-        if tenants.path is not None:
-            rollout.apply(tenants, replan_tenants, approve=asks)
+        unchanged = platform.path is None and outputs == basis
+        self._apply_tenants(roots, handle.saved.get(TENANTS), unchanged, replan_tenants, asks)
         return self.status(check_health=False)
 
     # -- the rest, in their own modules ----------------------------------------------
@@ -192,25 +141,15 @@ class CloudRunTarget:
 
         return lab_status(self._roots(QuietProgress()), check_health)
 
-    def destroy_confirmation_word(self) -> str:
-        return str(self.settings.require(s.PROJECT)[s.PROJECT])
-
-    def destroy(self, delete_data: bool, progress: Progress) -> list[str]:
+    def _destroy(self, delete_data: bool, stop_database: bool, progress: Progress) -> Destroyed:
         from mlflowk8s.targets.cloudrun.destroy import destroy
 
-        return destroy(self._roots(progress), self.preflight, delete_data)
+        return destroy(self._roots(progress), self.preflight, delete_data, stop_database)
 
     def purge_user(self, name: str, progress: Progress) -> None:
         from mlflowk8s.targets.cloudrun.destroy import purge_user
 
         purge_user(self._roots(progress), self.preflight, name)
-
-    def unlock(self, lock_id: str) -> str:
-        """Release the state lock ``lock_id``; returns the root that held it."""
-        from mlflowk8s.google.state_locks import unlock
-        from mlflowk8s.progress import QuietProgress
-
-        return unlock(self._roots(QuietProgress()), lock_id)
 
     def render(self) -> dict[str, tuple[Path, dict[str, Any]]]:
         """The Terraform inputs, written into the work folder; the tenants' once the
@@ -244,9 +183,6 @@ class CloudRunTarget:
             )
         return run_app_url(self.lab.env, name, number, region)
 
-    def desktop_client_id(self) -> str | None:
-        return desktop_client_id(self.settings)
-
     def iap_audience(self) -> str | None:
         # With IAP's Google-managed client, programmatic tokens are minted for the lab's
         # allow-listed desktop client: its id is the audience.
@@ -261,6 +197,3 @@ class CloudRunTarget:
         from mlflowk8s.targets.cloudrun.cost import estimate
 
         return estimate(self.settings, self._active_users() if users is None else users)
-
-    def _active_users(self) -> int:
-        return len(self.lab.users().active_users()) if self.lab.has_users_file() else 0

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from mlflowk8s import sizing
 from mlflowk8s.errors import UsageError
+from mlflowk8s.google.settings import DEFAULT_CLOUDSQL_TIER
 from mlflowk8s.lab.settings import Settings
 
 # infra/platform's defaults (tests/infra holds them equal).
 DEFAULT_MACHINE_TYPE = "e2-standard-2"
-DEFAULT_CLOUDSQL_TIER = "db-g1-small"
 
 # Setup Jobs run while Terraform applies, at most its default parallelism (10) at once.
 TERRAFORM_PARALLELISM = 10

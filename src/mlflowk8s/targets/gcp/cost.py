@@ -6,11 +6,11 @@ import math
 
 from mlflowk8s import prices as p
 from mlflowk8s.google.costs import data_lines, monthly, use
+from mlflowk8s.google.settings import CLOUDSQL_TIER, DEFAULT_CLOUDSQL_TIER
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.targets.base import CostEstimate, CostLine
 
 PRICED_MACHINE = "e2-standard-2"
-DEFAULT_CLOUDSQL_TIER = "db-g1-small"  # infra/platform's default
 
 
 def estimate(settings: Settings, users: int) -> CostEstimate:
@@ -33,7 +33,7 @@ def estimate(settings: Settings, users: int) -> CostEstimate:
         CostLine("global forwarding rule", f"{hours} h", monthly("forwarding_rule", hours)),
         CostLine("load balancer data", f"{p.LB_GIB:g} GiB", monthly("lb_gib", p.LB_GIB)),
     ]  # fmt: skip
-    data_lines(result, settings.get("CLOUDSQL_TIER") or DEFAULT_CLOUDSQL_TIER)
+    data_lines(result, settings.get(CLOUDSQL_TIER) or DEFAULT_CLOUDSQL_TIER)
     result.assumptions[:0] = [
         f"a node fits {p.TENANTS_PER_NODE} tenants (544 MiB requested each); servers run all month",
     ]

@@ -1,11 +1,12 @@
 """`destroy` and `remove-user --purge` of a gcp lab, phase by phase.
 
 Without ``--delete-data`` every tenant is retired and the cluster removed (targeted); the
-network, Cloud SQL, bucket, static IP and DNS stay (DESIGN.md, "Destroy keeps data").
+network, Cloud SQL, bucket, static IP and DNS stay (DESIGN.md, "Destroy keeps data"), and
+the Cloud SQL instance is stopped when asked (``cloudsql_activation_policy = "NEVER"``,
+targeted too: the next `apply` renders the default, ``ALWAYS``, and starts it).
 
 Artifacts are deleted by the CLI before Terraform removes a managed folder or the bucket
-(``google/artifacts.py`` says why), and only from the bucket this environment's settings
-and platform state both name and no other environment's state names.
+(``google/purge.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mlflowk8s.errors import MlflowK8sError
+from mlflowk8s.google.purge import again, database_kept, empty_owned_bucket, purge_tenant
+from mlflowk8s.targets.base import Destroyed
 from mlflowk8s.targets.gcp import settings as s
 from mlflowk8s.targets.gcp.roots import PLATFORM, TENANTS, Roots, tenant_target
 from mlflowk8s.terraform.results import TerraformError, resource_type
@@ -22,6 +25,9 @@ from mlflowk8s.terraform.results import TerraformError, resource_type
 # Platform resources that make up the cluster: `destroy` (without --delete-data) removes
 # these and keeps the rest (network, Cloud SQL, bucket, IP, certificate, DNS).
 CLUSTER_ADDRESSES = ("module.gke",)
+# The database instance: `destroy` stops it by a plan targeted here.
+DATABASE_ADDRESS = "module.cloudsql"
+STOP_DATABASE = {"cloudsql_activation_policy": "NEVER"}
 # The platform's artifact bucket: only an environment whose state holds it empties it.
 ARTIFACT_STORE_ADDRESS = "module.artifact_store"
 # Resource types that live inside the cluster: they go with it.
@@ -34,14 +40,10 @@ def network_name(env: str) -> str:
     return f"mlflow-{env}"
 
 
-def again(roots: Roots, args: str) -> str:
-    flag = "" if roots.lab.env == "default" else f" --env {roots.lab.env}"
-    return f"`mlflowk8s{flag} {args}`"
-
-
 def destroy(
-    roots: Roots, require_apply_settings: Callable[[], None], delete_data: bool
-) -> list[str]:
+    roots: Roots, require_apply_settings: Callable[[], None], delete_data: bool,
+    stop_database: bool,
+) -> Destroyed:  # fmt: skip
     rendered = roots.render()
     rollout = roots.rollout
     platform_tf = roots.root(PLATFORM)
@@ -52,7 +54,7 @@ def destroy(
     cluster = platform_tf.state_list(*CLUSTER_ADDRESSES)
     platform_files = [rendered.platform_path]
     if delete_data:
-        return delete_everything(roots, outputs, tenants_exist, cluster)
+        return Destroyed(delete_everything(roots, outputs, tenants_exist, cluster))
     if tenants_exist and cluster:
         retired = {
             name: {**entry, "retired": True} for name, entry in rendered.tenants["users"].items()
@@ -76,26 +78,25 @@ def destroy(
             forget_cluster_objects(roots)
     else:
         roots.progress.note("No cluster to remove.")
-    return kept(outputs)
+    database = platform_tf.state_list(DATABASE_ADDRESS)
+    if stop_database and database:
+        rollout.plan_and_apply(PLATFORM, platform_files, STOP_DATABASE, [DATABASE_ADDRESS],
+                               label="stop the Cloud SQL instance")  # fmt: skip
+    return Destroyed(kept(outputs, stop_database), stop_database if database else None)
 
 
 def delete_everything(
     roots: Roots, outputs: dict[str, Any], tenants_exist: bool, cluster: list[str]
 ) -> list[str]:
     """``--delete-data``: artifacts, tenants, platform; each step can be run again."""
-    from mlflowk8s.google.artifacts import empty_bucket
-    from mlflowk8s.targets.gcp.iap import release_clients
+    from mlflowk8s.google.iap_clients import release_clients
 
     rendered = roots.render()
     rollout = roots.rollout
     platform_tf = roots.root(PLATFORM)
     platform_files = [rendered.platform_path]
-    # Checked before anything is deleted; absent from the state: nothing of ours to empty.
-    bucket = None
-    if outputs and platform_tf.state_list(ARTIFACT_STORE_ADDRESS):
-        bucket = owned_artifact_bucket(roots, outputs)
-    if bucket:
-        empty_bucket(storage(roots), bucket, roots.progress)
+    # Before Terraform removes anything (checked first: a refusal deletes nothing).
+    empty_owned_bucket(roots, outputs, bool(platform_tf.state_list(ARTIFACT_STORE_ADDRESS)))
     if tenants_exist:
         if not cluster:
             forget_cluster_objects(roots)
@@ -156,30 +157,6 @@ def remove_platform(roots: Roots, platform_files: list[Any]) -> list[str]:
     ]
 
 
-def storage(roots: Roots) -> Any:
-    from mlflowk8s.google.state_bucket import storage_client
-
-    return storage_client(roots.settings.require(s.PROJECT)[s.PROJECT])
-
-
-def owned_artifact_bucket(roots: Roots, outputs: dict[str, Any]) -> str:
-    """The artifact bucket, once settings and state agree and no other environment names
-    it (else one clear refusal, before anything is deleted)."""
-    from mlflowk8s.google.artifacts import check_bucket_is_ours
-    from mlflowk8s.google.environments import platform_output_by_env
-
-    state_bucket = roots.settings.require(s.STATE_BUCKET)[s.STATE_BUCKET]
-    others = platform_output_by_env(storage(roots), state_bucket, "artifact_bucket")
-    others.pop(roots.lab.env, None)
-    return check_bucket_is_ours(
-        outputs.get("artifact_bucket"),
-        settings_bucket=roots.settings.get(s.ARTIFACT_BUCKET),
-        settings_where=f"{roots.settings.path} ({s.ARTIFACT_BUCKET})",
-        env=roots.lab.env,
-        others={name: str(value) for name, value in others.items()},
-    )
-
-
 def forget_cluster_objects(roots: Roots) -> None:
     """Drop Kubernetes objects from the tenants state once their cluster is gone.
 
@@ -196,13 +173,12 @@ def forget_cluster_objects(roots: Roots) -> None:
         tenants.state_rm(gone)
 
 
-def kept(outputs: dict[str, Any]) -> list[str]:
+def kept(outputs: dict[str, Any], stopped: bool) -> list[str]:
     if not outputs:
         return []
     return [
         "network and Cloud NAT",
-        f"Cloud SQL instance {outputs.get('sql_instance_name')} "
-        "(every tenant's database and database user)",
+        database_kept(outputs, stopped),
         f"artifact bucket gs://{outputs.get('artifact_bucket')} (every tenant's folder)",
         f"static IP {outputs.get('gateway_ip_name')} ({outputs.get('gateway_ip_address')})",
         f"certificate map {outputs.get('certificate_map_name')} and DNS records",
@@ -212,8 +188,6 @@ def kept(outputs: dict[str, Any]) -> list[str]:
 def purge_user(roots: Roots, require_apply_settings: Callable[[], None], name: str) -> None:
     """Delete the tenant's artifacts, then its Terraform resources (server, database,
     database user, managed folder). Run again after a failure: each step resumes."""
-    from mlflowk8s.google.artifacts import delete_tenant_artifacts
-
     rendered = roots.render()
     outputs = roots.platform_outputs()
     if not outputs:
@@ -222,26 +196,13 @@ def purge_user(roots: Roots, require_apply_settings: Callable[[], None], name: s
     if not roots.root(TENANTS).state_list(target):
         return
     require_apply_settings()
-    bucket = owned_artifact_bucket(roots, outputs)
-    rerun = again(roots, f"remove-user {name} --purge")
-    try:
-        delete_tenant_artifacts(storage(roots), bucket, name, roots.progress)
-    except Exception:
-        roots.progress.note(
-            f"{name}: some artifacts may be left; its server, database and folder are "
-            f"untouched: run {rerun} again"
-        )
-        raise
     users = {n: e for n, e in rendered.tenants["users"].items() if n != name}
     without = roots.override("tenants-purge.tfvars.json", {"users": users})
-    try:
+
+    def remove() -> None:
         roots.rollout.plan_and_apply(
             TENANTS, roots.tenants_var_files(rendered, without), targets=[target],
             label=f"delete {name} and its data",
         )  # fmt: skip
-    except Exception:
-        roots.progress.note(
-            f"{name}: its artifacts are deleted; what Terraform did not remove (server, "
-            f"database, database user, managed folder) is left: run {rerun} again"
-        )
-        raise
+
+    purge_tenant(roots, name, outputs, remove, "server, database, database user, managed folder")

@@ -1,17 +1,14 @@
-"""What `init` asks for a gcp lab, the image it pins, and the state bucket it creates
-before writing files."""
+"""What `init` asks for a gcp lab; the image pin and the state bucket are ``google/init.py``'s."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from pathlib import Path
 
-from mlflowk8s import server
-from mlflowk8s.errors import OperationError, UsageError
-from mlflowk8s.google.bucket_names import bucket_defaults
+from mlflowk8s.errors import UsageError
 from mlflowk8s.google.clients import desktop_client_id
+from mlflowk8s.google.init import GoogleInit
+from mlflowk8s.google.settings import bucket_defaults
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.targets.base import Prompt
 from mlflowk8s.targets.gcp import settings as s
@@ -25,22 +22,6 @@ INIT_SETTINGS = {
     s.ARTIFACT_BUCKET: ("artifact-bucket", "Artifact bucket"),
 }
 OAUTH_CLIENT_OPTION = "oauth-client-secret"
-# Replaces https://<registry> when the image is pinned: a mirror of ghcr.io, or a stand-in.
-REGISTRY_URL_ENV = "MLFLOWK8S_IMAGE_REGISTRY_URL"
-
-
-def pin_server_image(environ: Mapping[str, str]) -> str:
-    """``server.MLFLOW_IMAGE`` pinned by its index digest (asks the registry)."""
-    from mlflowk8s import server_image
-
-    try:
-        return server_image.resolve(server.MLFLOW_IMAGE, base_url=environ.get(REGISTRY_URL_ENV))
-    except OperationError as exc:
-        raise OperationError(
-            f"cannot pin {server.MLFLOW_IMAGE} by digest ({exc}): set "
-            f"{s.MLFLOW_IMAGE}={server.MLFLOW_IMAGE}@sha256:<its index digest> in .env, "
-            "or run `mlflowk8s init` again online"
-        ) from exc
 
 
 def _defaults(values: Mapping[str, str]) -> dict[str, str]:
@@ -57,7 +38,7 @@ def check_oauth_client_file(path: str) -> str:
     return str(resolved)
 
 
-class GcpInit:
+class GcpInit(GoogleInit):
     def settings(
         self,
         values: dict[str, str],
@@ -92,23 +73,8 @@ class GcpInit:
             s.validate(key, values[key])
         # A desktop client named in .env is judged here as `render` and `login` judge it.
         desktop_client_id(Settings(env_file, values))
-        # Pinned once: a tag can move, and every pod and apply must run the same image. An
-        # image the admin chose (or an earlier init pinned) stays.
-        if not values.get(s.MLFLOW_IMAGE):
-            values[s.MLFLOW_IMAGE] = pin_server_image(os.environ)
+        self.pin_image(values)
         return values
-
-    def prepare(
-        self,
-        values: Mapping[str, str],
-        say: Callable[[str], None],
-        busy: Callable[[str], AbstractContextManager[object]],
-    ) -> bool:
-        from mlflowk8s.google.state_bucket import prepare_state_bucket
-
-        return prepare_state_bucket(
-            values[s.PROJECT], values[s.STATE_BUCKET], values[s.REGION], say, busy
-        )
 
     def next_step(self, values: Mapping[str, str]) -> str | None:
         if values.get(s.OAUTH_CLIENT_SECRET_FILE):

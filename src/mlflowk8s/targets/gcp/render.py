@@ -12,7 +12,8 @@ from typing import Any
 
 from mlflowk8s import sizing
 from mlflowk8s.fileio import dumps, write_atomic
-from mlflowk8s.google.clients import desktop_client_id
+from mlflowk8s.google.clients import programmatic_client_ids
+from mlflowk8s.google.settings import DEFAULT_CLOUDSQL_TIER
 from mlflowk8s.lab.locks import WORK_DIR_NAME
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.lab.users import User
@@ -43,7 +44,7 @@ def platform_vars(
         if max_nodes is not None:
             optional["gke_max_nodes"] = max_nodes
     if "cloudsql_max_connections" not in optional:
-        tier = settings.get(s.CLOUDSQL_TIER) or capacity.DEFAULT_CLOUDSQL_TIER
+        tier = settings.get(s.CLOUDSQL_TIER) or DEFAULT_CLOUDSQL_TIER
         connections = capacity.tier_connections(tier)
         if connections is not None:
             optional["cloudsql_max_connections"] = connections
@@ -61,13 +62,6 @@ def lab_oauth_client(settings: Settings) -> OAuthClient | None:
     """The lab's IAP OAuth client, or None until ``init --oauth-client-secret`` set it."""
     path = settings.file_path(s.OAUTH_CLIENT_SECRET_FILE)
     return read_oauth_client(path, ClientRole.IAP) if path else None
-
-
-def programmatic_client_ids(settings: Settings) -> list[str]:
-    """The OAuth clients IAP must accept tokens of: the desktop client and any listed."""
-    listed = s.client_ids(settings.get(s.IAP_PROGRAMMATIC_CLIENT_IDS) or "")
-    desktop_client = desktop_client_id(settings)
-    return sorted({*listed, *([desktop_client] if desktop_client else [])})
 
 
 def tenant_entry(user: User, target: PodTarget) -> dict[str, Any]:

@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from mlflowk8s.errors import UsageError
-from mlflowk8s.google import bucket_names
+from mlflowk8s.google import settings as google
+from mlflowk8s.google.settings import (
+    ARTIFACT_BUCKET,
+    CLOUDSQL_MAX_CONNECTIONS,
+    CLOUDSQL_TIER,
+    IAP_PROGRAMMATIC_CLIENT_IDS,
+    MLFLOW_IMAGE,
+    PROJECT,
+    REGION,
+    STATE_BUCKET,
+    client_ids,
+)
 from mlflowk8s.lab.settings import Settings
 from mlflowk8s.names import HOST_RE, ascii_int, shown
 
-PROJECT = "GCP_PROJECT"
-REGION = "GCP_REGION"
+# The shared keys, spelled here too: the gcp modules read every setting through this one.
+__all__ = [
+    "ARTIFACT_BUCKET", "CLOUDSQL_MAX_CONNECTIONS", "CLOUDSQL_TIER",
+    "IAP_PROGRAMMATIC_CLIENT_IDS", "MLFLOW_IMAGE", "PROJECT", "REGION", "STATE_BUCKET",
+    "client_ids",
+]  # fmt: skip
+
 DOMAIN = "MLFLOW_DOMAIN"
-# Written by `init` from the project when not given (google/bucket_names.py).
-STATE_BUCKET = bucket_names.STATE_BUCKET
-ARTIFACT_BUCKET = bucket_names.ARTIFACT_BUCKET
-# More OAuth client ids (comma-separated) IAP accepts tokens of, besides the desktop
-# client's; the CLI keeps them in the project's IAP settings (not Terraform: one object
-# per project, shared by every environment).
-IAP_PROGRAMMATIC_CLIENT_IDS = "IAP_PROGRAMMATIC_CLIENT_IDS"
 OAUTH_CLIENT_SECRET_FILE = "IAP_OAUTH_CLIENT_SECRET_FILE"
-MLFLOW_IMAGE = "MLFLOW_IMAGE"
 MACHINE_TYPE = "GKE_MACHINE_TYPE"
 MIN_NODES = "GKE_MIN_NODES"
 MAX_NODES = "GKE_MAX_NODES"
-CLOUDSQL_TIER = "CLOUDSQL_TIER"
-CLOUDSQL_MAX_CONNECTIONS = "CLOUDSQL_MAX_CONNECTIONS"
 
 # Settings every GCP lab needs before anything can be rendered or created.
 REQUIRED = (PROJECT, REGION, DOMAIN, STATE_BUCKET, ARTIFACT_BUCKET)
@@ -45,43 +50,8 @@ OPTIONAL_PLATFORM_SETTINGS: dict[str, tuple[str, str]] = {
     CLOUDSQL_MAX_CONNECTIONS: ("cloudsql_max_connections", "int"),
 }
 
-# Whole-string patterns (fullmatch): a trailing newline must not reach the tfvars.
-_PROJECT_RE = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
-_REGION_RE = re.compile(r"[a-z]+-[a-z]+[0-9]+")
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
 # .env syntax, not YAML: the words admins already write in shell-style files.
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
-    PROJECT: (_PROJECT_RE, "a Google Cloud project id (6-30 chars: a-z, 0-9, -)"),
-    REGION: (_REGION_RE, "a Google Cloud region such as europe-west1"),
-    DOMAIN: (HOST_RE, "a lower-case host name such as mlflow.lab.org"),
-    STATE_BUCKET: (_BUCKET_RE, "a bucket name (3-63 chars: a-z, 0-9, -, _, .)"),
-    ARTIFACT_BUCKET: (_BUCKET_RE, "a bucket name (3-63 chars: a-z, 0-9, -, _, .)"),
-}
-
-
-def _pattern_check(key: str) -> Callable[[str], object]:
-    pattern, what = _PATTERNS[key]
-
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise UsageError(f"{key}={shown(value)} is not {what}")
-        return value
-
-    return check
-
-
-_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def client_ids(value: str) -> list[str]:
-    """A comma-separated list of OAuth client ids."""
-    ids = [item.strip() for item in value.split(",") if item.strip()]
-    bad = [item for item in ids if not _CLIENT_ID_RE.match(item)]
-    if bad:
-        raise UsageError(f"{IAP_PROGRAMMATIC_CLIENT_IDS}: {bad[0]!r} is not an OAuth client id")
-    return ids
 
 
 def _convert(key: str, value: str) -> object:
@@ -105,9 +75,9 @@ def _knob_check(key: str) -> Callable[[str], object]:
 
 
 CHECKS: dict[str, Callable[[str], object]] = {
-    **{key: _pattern_check(key) for key in _PATTERNS},
+    **google.CHECKS,
+    DOMAIN: google.pattern_check(DOMAIN, HOST_RE, "a lower-case host name such as mlflow.lab.org"),
     **{key: _knob_check(key) for key in OPTIONAL_PLATFORM_SETTINGS},
-    IAP_PROGRAMMATIC_CLIENT_IDS: client_ids,
 }
 
 

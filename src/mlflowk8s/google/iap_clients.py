@@ -1,7 +1,8 @@
-"""The gcp lab's programmatic OAuth clients in the project's IAP settings.
+"""A Google lab's programmatic OAuth clients in the project's IAP settings.
 
-Kept by the CLI, not by the platform root: the settings object is one per project and the
-environments share it (DESIGN.md, "Facts found by review").
+Kept by the CLI, not by a platform root: the settings object is one per project and the
+environments (of either Google target) share it (DESIGN.md, "Facts found by review");
+``iap_settings.py`` owns the object and the per-environment records.
 """
 
 from __future__ import annotations
@@ -9,19 +10,22 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from mlflowk8s.google import settings as s
+from mlflowk8s.google.clients import programmatic_client_ids
 from mlflowk8s.google.state_bucket import storage_client
 from mlflowk8s.progress import Progress
-from mlflowk8s.targets.gcp import settings as s
-from mlflowk8s.targets.gcp.render import programmatic_client_ids
 
 if TYPE_CHECKING:
     from mlflowk8s.lab import Lab
 
 
-def allow_clients(lab: Lab, progress: Progress) -> None:
-    """After the platform apply (IAP's API is on): the lab's clients are allow-listed."""
+def allow_clients(lab: Lab, progress: Progress, project_number: str | None = None) -> None:
+    """After the platform apply (IAP's API is on): the lab's clients are allow-listed.
+
+    ``project_number``: when the platform's outputs say it (else Resource Manager is asked).
+    """
     from mlflowk8s.google.iap_settings import recorded_project, sync_programmatic_clients
-    from mlflowk8s.google_api import project_number
+    from mlflowk8s.google_api import project_number as ask_project_number
 
     settings = lab.settings()
     required = settings.require(s.PROJECT, s.STATE_BUCKET)
@@ -33,7 +37,8 @@ def allow_clients(lab: Lab, progress: Progress) -> None:
     progress.step("IAP settings: programmatic clients")
     change = sync_programmatic_clients(
         storage=storage, state_bucket=state_bucket, env_name=lab.env,
-        project_number=project_number(project, os.environ), wanted=wanted, env=os.environ,
+        project_number=project_number or ask_project_number(project, os.environ),
+        wanted=wanted, env=os.environ,
     )  # fmt: skip
     _tell(change.added, change.removed, change.kept_for, progress)
 

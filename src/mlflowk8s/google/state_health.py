@@ -16,16 +16,16 @@ from typing import Any
 
 from mlflowk8s.errors import OperationError
 from mlflowk8s.fileio import dumps, write_atomic
+from mlflowk8s.google import settings as s
+from mlflowk8s.google.roots import StateRoots
 from mlflowk8s.google.state_bucket import RETRY_SECONDS, storage_client
-from mlflowk8s.targets.gcp import settings as s
-from mlflowk8s.targets.gcp.roots import Roots
 from mlflowk8s.terraform.results import printable
 
 STATE_OBJECT = "default.tfstate"
 SEEN_FILE = "states-seen.json"
 
 
-def check_state(roots: Roots, root: str) -> None:
+def check_state(roots: StateRoots, root: str) -> None:
     """Raise when ``root``'s state is unreadable or lost; nothing is changed."""
     from google.api_core.retry import Retry
 
@@ -60,6 +60,9 @@ def check_state(roots: Roots, root: str) -> None:
         ) from exc
     seen_path = roots.work / SEEN_FILE
     seen = _load(seen_path)
+    # Keyed by the state's folder ("tenants", "cloudrun-tenants"): one environment's
+    # roots of two targets are never mistaken for each other.
+    key = roots.backend(root)["prefix"].rsplit("/", 1)[-1]
     restore = "; restore a good copy"
     if previous is not None:
         blob, _ = previous
@@ -72,7 +75,7 @@ def check_state(roots: Roots, root: str) -> None:
             f"the {root} state {where} is not a readable Terraform state (corrupt or "
             f"overwritten): nothing was planned or changed{restore}"
         )
-    lineages = {seen.get(root)} | ({previous[1].get("lineage")} if previous else set())
+    lineages = {seen.get(key)} | ({previous[1].get("lineage")} if previous else set())
     lineages.discard(None)
     empty = current_state is None or not current_state.get("resources")
     if empty and lineages and (current_state or {}).get("lineage") not in lineages:
@@ -82,7 +85,7 @@ def check_state(roots: Roots, root: str) -> None:
             f"would create them again; nothing was planned or changed{restore}"
         )
     if current_state is not None and current_state.get("resources"):
-        seen[root] = current_state.get("lineage")
+        seen[key] = current_state.get("lineage")
         write_atomic(seen_path, dumps(seen))
 
 
