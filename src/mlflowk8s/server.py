@@ -69,11 +69,15 @@ class PodTarget:
 class CloudRunTarget:
     """A tenant as its own Cloud Run service: the service's URL is the tenant's, no prefix.
 
-    ``service_host`` is the deterministic ``<service>-<project number>.<region>.run.app``.
+    ``service_host`` is the deterministic ``<service>-<project number>.<region>.run.app``;
+    ``legacy_hosts`` are MLflow host patterns for the service's other run.app URL, whose
+    hash is assigned only when the service is created (the target's renderer scopes them
+    to the service's own name).
     """
 
     service_host: str
     artifact_bucket: str
+    legacy_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,8 @@ def tenant_server(user: str, target: Target) -> TenantServer:
         # Google's front end sets X-Forwarded-*; a scaled-to-zero service holds no connections.
         return TenantServer(
             user=user, host="0.0.0.0", port=CLOUD_RUN_PORT, static_prefix=None,
-            allowed_hosts=(target.service_host, f"{target.service_host}:*", *_LOOPBACK_HOSTS),
+            allowed_hosts=(target.service_host, f"{target.service_host}:*",
+                           *target.legacy_hosts, *_LOOPBACK_HOSTS),
             backend_store_uri=None, artifacts_destination=artifacts,
             forwarded_allow_ips="*", timeout_keep_alive=None, env=env,
         )  # fmt: skip

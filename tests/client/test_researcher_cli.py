@@ -389,6 +389,21 @@ def test_env_help_names_the_shells_it_takes(researcher: Cli) -> None:
     assert "export MLFLOWK8S_IAP_AUDIENCE='a b'\n" in sh.stdout
 
 
+def test_env_help_says_what_it_exports_for_large_files_and_why(researcher: Cli) -> None:
+    from mlflowk8s.auth.hosts import MIB, MULTIPART_EXPORTS
+
+    result = researcher("env", "--help")
+    assert result.code == 0, result.stderr
+    words = " ".join(result.stdout.replace("│", " ").split())
+    for variable in MULTIPART_EXPORTS:
+        assert variable in words, variable
+    assert "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true" in words
+    # The sizes it names are the ones it exports, and the reason: Cloud Run's cap.
+    sizes = {int(MULTIPART_EXPORTS[k]) // MIB for k in MULTIPART_EXPORTS if k.endswith("SIZE")}
+    assert sizes == {16} and "(16 MiB each)" in words
+    assert "Cloud Run refuses request bodies over 32 MiB" in words
+
+
 def test_doctor_reports_a_broken_lab_file_as_a_check(researcher: Cli) -> None:
     (researcher.lab / ".env").write_text("MLFLOW_DOMAIN=Not A Domain\n")
     result = researcher("doctor", "--json")

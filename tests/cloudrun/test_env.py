@@ -53,6 +53,11 @@ def test_env_exports_the_run_app_url_and_only_its_host_for_tokens(cli: Cli, lab_
     assert not sends("https://mlflow-default-bob-123456789012.europe-west1.run.app/")
     assert not sends("https://evil-123456789012.europe-west1.run.app/")
     assert not sends(f"https://{HOST}.evil.example/")
+    # The server accepts its legacy host by a pattern (mlflow-default-alice-*.a.run.app);
+    # tokens follow no pattern: not to that host, let alone to a sibling that matches it.
+    assert not sends("https://mlflow-default-alice-2xqbzpojga-ew.a.run.app/")
+    assert not sends("https://mlflow-default-alice-bob-2xqbzpojga-ew.a.run.app/")
+    assert not sends("https://evil-2xqbzpojga-ew.a.run.app/")
 
 
 def test_env_before_the_platform_exists_says_what_to_run(cli: Cli, lab_dir: Path) -> None:

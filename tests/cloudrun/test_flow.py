@@ -18,6 +18,7 @@ ALICE_ACTIVE = [
     'terraform_data.folder_iam["alice"]',
     'terraform_data.iap_invoker["alice"]',
     'terraform_data.managed_folder["alice"]',
+    'terraform_data.self_signing["alice"]',
     'terraform_data.service["alice"]',
     'terraform_data.service_account["alice"]',
     'terraform_data.setup_job["alice"]',
@@ -111,10 +112,10 @@ def test_user_flag_touches_only_that_users_resources(cr_lab: TfLab) -> None:
     cr_lab("add-user", "carol", "--member", "carol@lab.org")
     plan = json.loads(cr_lab("plan", "--user", "bob", "--json").stdout)
     assert {(c["action"], c["user"]) for c in plan["changes"]} == {("create", "bob")}
-    assert plan["counts"] == {"tenants": {"create": 12}}
+    assert plan["counts"] == {"tenants": {"create": 13}}
     result = cr_lab("apply", "--user", "bob", "--yes")
     assert result.code == 0, result.stderr
-    assert len(of(cr_lab, "bob")) == 12
+    assert len(of(cr_lab, "bob")) == 13
     assert of(cr_lab, "carol") == []
 
 
@@ -156,7 +157,7 @@ def test_purge_deletes_one_users_data_only(cr_lab: TfLab) -> None:
     result = cr_lab("remove-user", "alice", "--purge", "--yes")
     assert result.code == 0, result.stderr
     assert of(cr_lab, "alice") == []
-    assert len(of(cr_lab, "bob")) == 12
+    assert len(of(cr_lab, "bob")) == 13
 
 
 def test_unlock_names_the_cloudrun_roots(cr_lab: TfLab) -> None:

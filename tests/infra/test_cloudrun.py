@@ -10,10 +10,15 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from mlflowk8s.lab.settings import Settings
+from mlflowk8s.lab.users import User
+from mlflowk8s.targets.cloudrun.render import tenants_vars
 from tests.infra.conftest import INFRA, Terraform
+from tests.infra.iam_grants import other_token_creator_grants, self_signing_grants, state_blocks
 from tests.infra.test_checkov import SKIP_FILE, checkov_binary
 from tests.infra.test_terraform import changes, run_sections
 
@@ -36,6 +41,7 @@ SERVING_RESOURCES = (
     "google_cloud_run_v2_service_iam_member.iap_invoker",
     "google_iap_web_cloud_run_service_iam_member.access",
     "google_project_iam_member.tenant_sql",
+    "google_service_account_iam_member.self_signing",
 )
 # Only the GKE target needs these (Private Service Access on a VPC).
 NETWORK_RESOURCES = (
@@ -117,6 +123,10 @@ def test_platform_terraform_test(terraform: Terraform) -> None:
     assert "google_artifact_registry_repository.ghcr" in planned
     assert [a for a in planned if type_of(a) in NETWORK_RESOURCES] == []
     assert [a for a in planned if "iap_settings" in a] == [], "IAP settings belong to the CLI"
+    applied = state_blocks(runs["defaults"][1])
+    assert applied, "the apply run printed no state"
+    assert other_token_creator_grants(applied) == []
+    assert self_signing_grants(applied) == {}
 
 
 def test_tenants_terraform_test(terraform: Terraform) -> None:
@@ -126,11 +136,27 @@ def test_tenants_terraform_test(terraform: Terraform) -> None:
     result.check("terraform test in infra/cloudrun/tenants")
     assert re.search(r"Success! \d+ passed, 0 failed", result.out), result.out[-3000:]
     runs = run_sections(result.out)
-    assert {"ab", "add_c", "new_image", "retire_b_plan", "retire_b", "all_retired"} <= set(runs)
+    assert {"ab", "add_c", "new_image", "retire_b_plan", "retire_b", "returning_user_refresh_only",
+            "returning_user_targeted",
+            "all_retired"} <= set(runs)  # fmt: skip
     assert {name for name, (status, _) in runs.items() if status != "pass"} == set()
     check_adding_a_user_only_adds_that_users_resources(runs["add_c"][1])
     check_retiring_a_user_keeps_its_data_and_drops_the_rest(runs["retire_b_plan"][1])
     check_a_new_image_updates_jobs_and_services_in_place(runs["new_image"][1])
+    check_each_active_tenant_signs_as_itself_only(runs["ab"][1], {"a", "b"})
+    check_each_active_tenant_signs_as_itself_only(runs["retire_b"][1], {"a"})
+
+
+def check_each_active_tenant_signs_as_itself_only(state: str, active: set[str]) -> None:
+    blocks = state_blocks(state)
+    assert blocks, "the apply run printed no state"
+    assert other_token_creator_grants(blocks) == [], "Token Creator beyond a tenant's own account"
+    assert self_signing_grants(blocks) == {
+        f'google_service_account_iam_member.self_signing["{user}"]': (
+            f'google_service_account.tenant["{user}"]'
+        )
+        for user in active
+    }
 
 
 def check_adding_a_user_only_adds_that_users_resources(plan: str) -> None:
@@ -191,3 +217,44 @@ def test_checkov_on_the_cloudrun_roots_fails_nothing_unlisted() -> None:
         "module.cloudsql.google_sql_database_instance.this",
     ):
         assert any(r.startswith(resource) for r in scanned), (resource, sorted(scanned))
+
+
+# What `terraform output -json` of the cloudrun platform gives, as the runner writes it.
+PLATFORM_OUTPUTS = {
+    "project_number": "123456789012",
+    "region": "europe-west1",
+    "sql_instance_connection_name": "lab-project-1:europe-west1:mlflow-default-run-ab12",
+    "sql_instance_name": "mlflow-default-run-ab12",
+    "artifact_bucket": "lab-art",
+    "image_registry": "europe-west1-docker.pkg.dev/lab-project-1/mlflow-default-ghcr",
+    "iap_service_agent": "serviceAccount:service-123456789012@gcp-sa-iap.iam.gserviceaccount.com",
+}
+
+
+def test_platform_outputs_sample_matches_the_platform_outputs() -> None:
+    text = (INFRA / "cloudrun" / "platform" / "outputs.tf").read_text()
+    assert set(re.findall(r'^output\s+"([^"]+)"', text, re.MULTILINE)) == set(PLATFORM_OUTPUTS)
+
+
+def test_rendered_tenants_vars_are_accepted_by_the_tenants_root(
+    terraform: Terraform, tmp_path: Path
+) -> None:
+    # The CLI's own renderer (launcher source, --allowed-hosts with the legacy pattern)
+    # against the real root's preconditions.
+    users = [User("alice", ("user:alice@lab.org",)), User("bob", (), retired=True),
+             User("data-team", ("group:data-team@lab.org",))]  # fmt: skip
+    settings = Settings(Path(".env"), {
+        "GCP_PROJECT": "lab-project-1", "GCP_REGION": "europe-west1",
+        "TF_GCS_BUCKET": "lab-tfstate", "MLFLOW_GCS_BUCKET": "lab-art",
+        "MLFLOW_IMAGE": "ghcr.io/mlflow/mlflow:v3.17.2-full@sha256:" + "a" * 64,
+    })  # fmt: skip
+    tenants = tenants_vars(settings, users, "default", PLATFORM_OUTPUTS)
+    (tmp_path / "outputs.tfvars.json").write_text(json.dumps(PLATFORM_OUTPUTS))
+    (tmp_path / "tenants.tfvars.json").write_text(json.dumps(tenants))
+    terraform.init("cloudrun/tenants")
+    result = terraform(
+        "cloudrun/tenants", "test", "-no-color", "-test-directory=contract",
+        f"-var-file={tmp_path / 'outputs.tfvars.json'}",
+        f"-var-file={tmp_path / 'tenants.tfvars.json'}", timeout=900,
+    ).check("the cloudrun tenants root with the rendered tfvars")  # fmt: skip
+    assert re.search(r"Success! 1 passed, 0 failed", result.out), result.out[-3000:]

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from tests.infra.conftest import INFRA, MODULES, REPO, ROOTS, Terraform, clean_env, terraform_binary
+from tests.infra.iam_grants import other_token_creator_grants, self_signing_grants, state_blocks
 
 _CHANGE_RE = re.compile(r"^\s*# (\S+) (will be|must be) (.+)$", re.MULTILINE)
 _RUN_RE = re.compile(r'^\s*run "([^"]+)"\.\.\. (\w+)\s*$', re.MULTILINE)
@@ -97,6 +98,8 @@ def test_platform_terraform_test(terraform: Terraform) -> None:
     assert "module.iap_ingress.google_compute_global_address.gateway" in applied
     # One object per project, shared by every environment: the CLI keeps it, not a root.
     assert [a for a in applied if "iap_settings" in a] == []
+    blocks = state_blocks(runs["defaults"][1])
+    assert other_token_creator_grants(blocks) == [] and self_signing_grants(blocks) == {}
 
 
 def test_tenants_terraform_test(terraform: Terraform) -> None:
@@ -110,6 +113,15 @@ def test_tenants_terraform_test(terraform: Terraform) -> None:
     assert {name for name, (status, _) in runs.items() if status != "pass"} == set()
     check_adding_a_user_only_adds_that_users_resources(runs["add_c"][1])
     check_retiring_a_user_keeps_its_data_and_drops_the_rest(runs["retire_b_plan"][1])
+    for run, active in (("ab", ("a", "b")), ("retire_b", ("a",))):
+        blocks = state_blocks(runs[run][1])
+        assert other_token_creator_grants(blocks) == [], run
+        assert self_signing_grants(blocks) == {
+            f'module.tenant["{user}"].google_service_account_iam_member.self_signing[0]': (
+                f'module.tenant["{user}"].module.identity.google_service_account.this'
+            )
+            for user in active
+        }, run
 
 
 def check_adding_a_user_only_adds_that_users_resources(plan: str) -> None:

@@ -3,6 +3,10 @@
 # ready when that execution has completed). The token is a short hash of what the job
 # runs (image digest + script/command), so a job runs again exactly when that changes, and
 # on every (re)creation, e.g. when a retired user comes back.
+#
+# Two resources, not one over user x kind: the upgrade runs as the tenant and needs the
+# database the setup gives it, so it must wait for the setup; Terraform orders resources,
+# never the instances of one resource (they would run at once).
 
 locals {
   # Auth Proxy flags shared by services and jobs. --lazy-refresh: with request-based

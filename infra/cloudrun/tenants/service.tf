@@ -2,6 +2,23 @@
 # IAP directly on the service (no load balancer, domain or certificate), scaled to zero,
 # one instance at most (one writer per tenant database), request-based billing.
 
+locals {
+  # Each active tenant's --allowed-hosts entries as the CLI rendered them ([""] if absent:
+  # the precondition on the deterministic host then says what is missing).
+  allowed_hosts = {
+    for name, u in local.active : name => split(",", try(u.server.args[index(u.server.args, "--allowed-hosts") + 1], ""))
+  }
+  # The only wildcards a tenant may accept: its own hosts with any port, and its legacy
+  # <service>-<hash>-<region code>.a.run.app (the hash is known only once the service
+  # exists). Never *.a.run.app or *.run.app: those are every Cloud Run service's.
+  legacy_host = { for name, t in local.tenants : name => "${t.service}-*.a.run.app" }
+  host_patterns = {
+    for name, t in local.tenants : name => [
+      "${t.host}:*", local.legacy_host[name], "${local.legacy_host[name]}:*", "localhost:*", "127.0.0.1:*",
+    ]
+  }
+}
+
 resource "google_cloud_run_v2_service" "tenant" {
   for_each = local.active
 
@@ -95,10 +112,23 @@ resource "google_cloud_run_v2_service" "tenant" {
       error_message = "the server args of ${each.key} must name https://${local.tenants[each.key].host} in --allowed-hosts."
     }
     precondition {
+      condition     = contains(local.allowed_hosts[each.key], local.legacy_host[each.key])
+      error_message = "the server args of ${each.key} must allow its legacy host ${local.legacy_host[each.key]} in --allowed-hosts (requests to it get 403 otherwise)."
+    }
+    precondition {
+      condition     = alltrue([for h in local.allowed_hosts[each.key] : !strcontains(h, "*") || contains(local.host_patterns[each.key], h)])
+      error_message = "the --allowed-hosts of ${each.key} may hold wildcards only for its own hosts (${join(", ", local.host_patterns[each.key])})."
+    }
+    precondition {
       condition     = anytrue([for a in local.active[each.key].server.args : strcontains(a, "gs://${var.artifact_bucket}/${each.key}")])
       error_message = "the server args of ${each.key} must store artifacts in gs://${var.artifact_bucket}/${each.key} (its managed folder)."
     }
   }
 
-  depends_on = [google_cloud_run_v2_job.upgrade, google_storage_managed_folder_iam_member.tenant]
+  # Serving starts with everything a request can need: schema, folder, signing.
+  depends_on = [
+    google_cloud_run_v2_job.upgrade,
+    google_storage_managed_folder_iam_member.tenant,
+    google_service_account_iam_member.self_signing,
+  ]
 }

@@ -167,7 +167,17 @@ def env(
 
     On Google Cloud it sets MLFLOW_TRACKING_URI, MLFLOW_TRACKING_AUTH=mlflowk8s (MLflow then
     asks mlflowk8s for every request, and only the lab's hosts get your token), the lab's
-    domain and the IAP audience. A local lab needs no token: only the URI is set.
+    domain (on Cloud Run MLFLOWK8S_TOKEN_HOSTS, the tenant's exact host) and the IAP
+    audience.
+
+    It also sends large files straight to storage: MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true,
+    MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE and MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE (16 MiB
+    each) make MLflow upload every file from 16 MiB in 16 MiB parts, to URLs your tenant's
+    server signs for its own folder. Cloud Run refuses request bodies over 32 MiB, and
+    MLflow's default threshold (500 MiB) would leave files of 32-500 MiB failing there; on
+    GKE it keeps large uploads out of the server's memory.
+
+    A local lab needs no token: only the URI is set.
     """
     from mlflowk8s.auth.hosts import lab_exports
     from mlflowk8s.errors import UsageError

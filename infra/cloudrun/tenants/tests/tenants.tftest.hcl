@@ -3,11 +3,12 @@
 # "retire_b_plan": adding a user only adds that user's resources, retiring one only
 # removes that user's service, jobs and access.
 
+# Every service account gets the same email (the jobs' env is asserted on it), but its own
+# random name and member: the self-signing grants can be told apart per tenant.
 mock_provider "google" {
   mock_resource "google_service_account" {
     defaults = {
-      email  = "mock@lab-project.iam.gserviceaccount.com"
-      member = "serviceAccount:mock@lab-project.iam.gserviceaccount.com"
+      email = "mock@lab-project.iam.gserviceaccount.com"
     }
   }
 }
@@ -30,7 +31,7 @@ variables {
       members = ["user:a@lab.org"]
       server = {
         command = ["python", "-c", "launcher"]
-        args    = ["--host", "0.0.0.0", "--port", "8080", "--allowed-hosts", "mlflow-default-a-123456789012.europe-west1.run.app,localhost:*", "--artifacts-destination", "gs://lab-artifacts/a"]
+        args    = ["--host", "0.0.0.0", "--port", "8080", "--allowed-hosts", "mlflow-default-a-123456789012.europe-west1.run.app,mlflow-default-a-*.a.run.app,localhost:*", "--artifacts-destination", "gs://lab-artifacts/a"]
         env     = { MLFLOW_DISABLE_TELEMETRY = "true", MLFLOW_BACKEND_STORE_URI = "sqlite:///not-this" }
       }
     }
@@ -38,7 +39,7 @@ variables {
       members = ["user:b@lab.org", "group:b-team@lab.org"]
       server = {
         command = ["python", "-c", "launcher"]
-        args    = ["--host", "0.0.0.0", "--port", "8080", "--allowed-hosts", "mlflow-default-b-123456789012.europe-west1.run.app", "--artifacts-destination", "gs://lab-artifacts/b"]
+        args    = ["--host", "0.0.0.0", "--port", "8080", "--allowed-hosts", "mlflow-default-b-123456789012.europe-west1.run.app,mlflow-default-b-*.a.run.app", "--artifacts-destination", "gs://lab-artifacts/b"]
         env     = {}
       }
     }
@@ -123,8 +124,33 @@ run "ab" {
       [for r in google_storage_managed_folder_iam_member.tenant : r.member],
       [for r in google_project_iam_member.tenant_sql : r.member],
       [for r in google_project_iam_member.db_admin : r.member],
+      [for r in google_service_account_iam_member.self_signing : r.member],
     ) : m if contains(["allUsers", "allAuthenticatedUsers"], m)]) == 0
     error_message = "nothing is public"
+  }
+  assert {
+    condition     = keys(google_service_account_iam_member.self_signing) == ["a", "b"]
+    error_message = "exactly one self-signing grant per active tenant"
+  }
+  assert {
+    condition = alltrue([for k, m in google_service_account_iam_member.self_signing : (
+      m.role == "roles/iam.serviceAccountTokenCreator" &&
+      m.service_account_id == google_service_account.tenant[k].name &&
+      m.member == google_service_account.tenant[k].member
+    )])
+    error_message = "each tenant signs as its own service account: Token Creator on itself, for itself"
+  }
+  assert {
+    condition = (
+      google_service_account_iam_member.self_signing["a"].member != google_service_account_iam_member.self_signing["b"].member &&
+      google_service_account_iam_member.self_signing["a"].service_account_id != google_service_account_iam_member.self_signing["b"].service_account_id
+    )
+    error_message = "the grants name each tenant's own account (mocked names and members differ per tenant)"
+  }
+  assert {
+    condition = length([for m in concat(values(google_project_iam_member.tenant_sql), values(google_project_iam_member.db_admin)) : m
+    if m.role == "roles/iam.serviceAccountTokenCreator"]) == 0
+    error_message = "no project-level Token Creator: it would let every tenant sign as every other"
   }
   assert {
     condition = alltrue([for j in concat(values(google_cloud_run_v2_job.setup), values(google_cloud_run_v2_job.upgrade)) : (
@@ -171,7 +197,7 @@ run "add_c" {
         members = ["user:c@lab.org"]
         server = {
           command = ["python", "-c", "launcher"]
-          args    = ["--allowed-hosts", "mlflow-default-c-123456789012.europe-west1.run.app", "--artifacts-destination", "gs://lab-artifacts/c"]
+          args    = ["--allowed-hosts", "mlflow-default-c-123456789012.europe-west1.run.app,mlflow-default-c-*.a.run.app", "--artifacts-destination", "gs://lab-artifacts/c"]
           env     = {}
         }
       }
@@ -236,6 +262,10 @@ run "retire_b" {
     error_message = "a retired tenant loses IAP access, the invoker binding and database access"
   }
   assert {
+    condition     = keys(google_service_account_iam_member.self_signing) == ["a"]
+    error_message = "a retired tenant can no longer sign"
+  }
+  assert {
     condition = (
       contains(keys(google_service_account.tenant), "b") && contains(keys(google_sql_user.tenant), "b") &&
       contains(keys(google_sql_database.tenant), "b") && contains(keys(google_storage_managed_folder.tenant), "b") &&
@@ -246,6 +276,50 @@ run "retire_b" {
   assert {
     condition     = output.tenants["a"] == run.ab.tenants["a"] && output.tenants["b"].url == run.ab.tenants["b"].url
     error_message = "retiring b leaves a alone; b's URL comes back with it"
+  }
+}
+
+# b comes back, and the outputs are evaluated against a state that has b's service account
+# and data but neither its jobs nor its service: a refresh-only plan (and so any run whose
+# state lags the configuration) must not fail with "Invalid index".
+run "returning_user_refresh_only" {
+  command = plan
+
+  plan_options {
+    mode = refresh-only
+  }
+
+  assert {
+    condition     = !output.tenants["b"].retired && output.tenants["b"].jobs.setup == null && output.tenants["b"].jobs.upgrade == null
+    error_message = "a returning tenant's jobs read null until they exist"
+  }
+  assert {
+    condition     = output.tenants["b"].legacy_url == null && output.tenants["b"].run_app_urls == [] && output.tenants["b"].url == run.ab.tenants["b"].url
+    error_message = "a returning tenant's service URLs read null/[] until the service exists; its URL is known"
+  }
+  assert {
+    condition     = output.tenants["a"].jobs == run.ab.tenants["a"].jobs && output.tenants["b"].database == "mlflow_b"
+    error_message = "what exists reads as before"
+  }
+}
+
+# The same return planned for a's service only (what `plan --user a` targets): the
+# outputs evaluate, b's jobs are planned with it (a targeted plan takes every instance of
+# the resources its targets depend on).
+run "returning_user_targeted" {
+  command = plan
+
+  plan_options {
+    target = [google_cloud_run_v2_service.tenant["a"]]
+  }
+
+  assert {
+    condition     = !output.tenants["b"].retired && output.tenants["b"].jobs.setup.name == "mlflow-default-b-setup"
+    error_message = "a targeted plan evaluates every tenant's outputs"
+  }
+  assert {
+    condition     = output.tenants["a"].jobs == run.ab.tenants["a"].jobs
+    error_message = "a's outputs are unchanged"
   }
 }
 
@@ -260,7 +334,8 @@ run "all_retired" {
     condition = (
       length(google_cloud_run_v2_service.tenant) == 0 && length(google_cloud_run_v2_job.setup) == 0 &&
       length(google_cloud_run_v2_job.upgrade) == 0 && length(google_iap_web_cloud_run_service_iam_member.access) == 0 &&
-      length(google_cloud_run_v2_service_iam_member.iap_invoker) == 0 && length(google_project_iam_member.tenant_sql) == 0
+      length(google_cloud_run_v2_service_iam_member.iap_invoker) == 0 && length(google_project_iam_member.tenant_sql) == 0 &&
+      length(google_service_account_iam_member.self_signing) == 0
     )
     error_message = "with every tenant retired no service, job or access is left"
   }
@@ -331,6 +406,46 @@ run "host_missing_from_allowed_hosts" {
       a = {
         members = ["user:a@lab.org"]
         server  = { command = ["python"], args = ["--allowed-hosts", "example.org", "--artifacts-destination", "gs://lab-artifacts/a"] }
+      }
+    }
+  }
+  expect_failures = [google_cloud_run_v2_service.tenant]
+}
+
+run "legacy_host_missing_from_allowed_hosts" {
+  command = plan
+  variables {
+    users = {
+      a = {
+        members = ["user:a@lab.org"]
+        server  = { command = ["python"], args = ["--allowed-hosts", "mlflow-default-a-123456789012.europe-west1.run.app", "--artifacts-destination", "gs://lab-artifacts/a"] }
+      }
+    }
+  }
+  expect_failures = [google_cloud_run_v2_service.tenant]
+}
+
+# A wildcard for every Cloud Run service, or for another tenant, is refused.
+run "unscoped_wildcard_rejected" {
+  command = plan
+  variables {
+    users = {
+      a = {
+        members = ["user:a@lab.org"]
+        server  = { command = ["python"], args = ["--allowed-hosts", "mlflow-default-a-123456789012.europe-west1.run.app,mlflow-default-a-*.a.run.app,*.a.run.app", "--artifacts-destination", "gs://lab-artifacts/a"] }
+      }
+    }
+  }
+  expect_failures = [google_cloud_run_v2_service.tenant]
+}
+
+run "other_tenants_wildcard_rejected" {
+  command = plan
+  variables {
+    users = {
+      a = {
+        members = ["user:a@lab.org"]
+        server  = { command = ["python"], args = ["--allowed-hosts", "mlflow-default-a-123456789012.europe-west1.run.app,mlflow-default-a-*.a.run.app,mlflow-default-b-*.a.run.app", "--artifacts-destination", "gs://lab-artifacts/a"] }
       }
     }
   }

@@ -42,6 +42,25 @@ def service_host(env: str, user: str, project_number: str, region: str) -> str:
     return f"{label}.{region}.run.app"
 
 
+def legacy_hosts(env: str, user: str) -> tuple[str, ...]:
+    """MLflow ``--allowed-hosts`` patterns for the service's legacy URL
+    ``<service>-<hash>-<region code>.a.run.app``, which Cloud Run serves beside the
+    deterministic one (requests to it would get 403 otherwise).
+
+    Its hash is assigned when the service is created, so no revision could name it before
+    the one that creates the service. MLflow matches entries that hold ``*`` with
+    ``fnmatch``: the pattern is scoped to this service's name under Google's ``a.run.app``,
+    which only Cloud Run's front end answers for, routing each host to the service it names
+    (a sibling whose name extends this one, ``…-alice-bob-…``, matches too, but its host is
+    routed to that sibling). The Host check guards against DNS rebinding (an attacker's own
+    name pointed at a server), and no attacker's name ends in ``.a.run.app``. Tokens are
+    another matter: they go to the deterministic host alone (``auth/hosts.py``, exact names
+    only).
+    """
+    pattern = f"{service_name(env, user)}-*.a.run.app"
+    return pattern, f"{pattern}:*"
+
+
 def tenant_url(env: str, user: str, project_number: str, region: str) -> str:
     return f"https://{service_host(env, user, project_number, region)}/"
 
@@ -62,7 +81,8 @@ def tenant_entry(user: User, env: str, outputs: dict[str, Any]) -> dict[str, Any
     if user.retired:
         return entry  # a retired tenant keeps its data only: no server to describe
     host = service_host(env, user.name, str(outputs["project_number"]), str(outputs["region"]))
-    target = CloudRunTarget(service_host=host, artifact_bucket=str(outputs["artifact_bucket"]))
+    target = CloudRunTarget(service_host=host, artifact_bucket=str(outputs["artifact_bucket"]),
+                            legacy_hosts=legacy_hosts(env, user.name))  # fmt: skip
     command = launcher_command(user.name, target)
     # ["python", "-c", SOURCE, flags...]: Cloud Run's command is the program, args the rest.
     entry["server"] = {
