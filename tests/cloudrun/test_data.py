@@ -61,7 +61,7 @@ def test_purge_deletes_exactly_the_tenants_objects_before_terraform(
     )
     assert cr_lab.gcs.objects(ARTIFACTS) == [n for n in OBJECTS if not n.startswith("alice/")]
     assert [a for a in of(cr_lab, "alice") if '["alice"]' in a or '["alice/' in a] == []
-    assert len([a for a in of(cr_lab, "bob")]) == 12
+    assert len([a for a in of(cr_lab, "bob")]) == 13
 
 
 def test_purge_refuses_a_bucket_the_settings_and_state_disagree_on(
