@@ -4,11 +4,6 @@ registry stand-in for ghcr.io (tests/support/registry.py), where it pins the ima
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +12,7 @@ from mlflowk8s import server
 from tests.conftest import Cli
 from tests.support.fakegcs import FakeGcs
 from tests.support.registry import Registry
+from tests.support.terminal import on_terminal
 
 GCP_OPTIONS = ["--project", "demo-project", "--region", "europe-west1",
                "--domain", "mlflow.lab.org", "--no-input"]  # fmt: skip
@@ -216,32 +212,14 @@ def test_missing_settings_are_prompted_on_a_terminal(
     fake_gcs: FakeGcs, cli: Cli, lab_dir: Path
 ) -> None:
     env = {**cli.env, **fake_gcs.env()}
-    controller, terminal = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflowk8s", "init", "--domain", "mlflow.lab.org"],
-        cwd=lab_dir, env=env, stdin=terminal, stdout=terminal, stderr=terminal,
-    )  # fmt: skip
-    os.close(terminal)
-    seen = b""
     # A bad answer is said at once and asked again.
     answers = [
         (b"project id: ", b"Bad_Project\n"),
         (b"project id: ", b"prompt-project\n"),
         (b"europe-west1): ", b"europe-west1\n"),
     ]
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            seen += os.read(controller, 1024)
-        except OSError:
-            break
-        if answers and seen.endswith(answers[0][0]):
-            os.write(controller, answers.pop(0)[1])
-            seen += b"|"  # the same prompt again must be new output
-    proc.wait(timeout=30)
-    os.close(controller)
-    text = seen.decode(errors="replace")
-    assert proc.returncode == 0, text
-    assert answers == []
+    code, text = on_terminal(["init", "--domain", "mlflow.lab.org"], cwd=lab_dir, env=env,
+                             answers=answers, timeout=60)  # fmt: skip
+    assert code == 0, text
     assert "GCP_PROJECT='Bad_Project' is not a Google Cloud project id" in text
     assert "GCP_PROJECT=prompt-project\n" in (lab_dir / ".env").read_text()

@@ -9,42 +9,18 @@ registry stand-in for ghcr.io, where the image is pinned.
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from tests.conftest import Cli
 from tests.support.fakegcs import FakeGcs
 from tests.support.registry import Registry
+from tests.support.terminal import on_terminal
 from tests.support.unreachable_google import without_credentials
 
 
 def _on_terminal(cli: Cli, args: list[str], answers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
-    """Run the CLI on a pty, answering each prompt (its last bytes) in turn."""
-    controller, terminal = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflowk8s", *args],
-        cwd=cli.lab, env=cli.env, stdin=terminal, stdout=terminal, stderr=terminal,
-    )  # fmt: skip
-    os.close(terminal)
-    seen = b""
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            seen += os.read(controller, 1024)
-        except OSError:
-            break
-        if answers and seen.endswith(answers[0][0]):
-            os.write(controller, answers.pop(0)[1])
-            seen += b"|"
-    proc.wait(timeout=60)
-    os.close(controller)
-    assert answers == [], seen
-    return proc.returncode, seen.decode(errors="replace").replace("\r\n", "\n")
+    return on_terminal(args, cwd=cli.lab, env=cli.env, answers=answers, timeout=120)
 
 
 def test_answers_survive_a_failed_credential_check_and_come_back_as_defaults(

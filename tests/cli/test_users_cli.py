@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
+from tests.support.terminal import on_terminal
 
 LOCAL_ENV = "MLFLOWK8S_TARGET=local\n"
 GCP_ENV = (
@@ -222,31 +223,9 @@ def test_add_user_again_with_the_same_members_is_a_no_op(cli: Cli, lab: Path) ->
 
 def test_purge_answered_no_changes_nothing(cli: Cli, lab: Path) -> None:
     """On a terminal (a pseudo-terminal here), answering "n" says nothing was changed."""
-    import os
-    import pty
-
     before = snapshot(lab)
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflowk8s", "remove-user", "alice", "--purge"],
-            cwd=lab, env=cli.env, stdin=slave, stdout=slave, stderr=slave,
-        )  # fmt: skip
-        os.close(slave)
-        out = b""
-        while b"[y/N]" not in out:
-            out += os.read(master, 1024)
-        os.write(master, b"n\n")
-        assert proc.wait(timeout=120) == 1
-        while True:
-            try:
-                chunk = os.read(master, 1024)
-            except OSError:  # the terminal's other end closed
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(master)
-    assert "Not confirmed: nothing was changed." in out.decode()
+    code, out = on_terminal(["remove-user", "alice", "--purge"], cwd=lab, env=cli.env,
+                            answers=[(b"[y/N]: ", b"n\n")], timeout=120)  # fmt: skip
+    assert code == 1
+    assert "Not confirmed: nothing was changed." in out
     assert snapshot(lab) == before

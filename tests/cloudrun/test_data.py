@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import terminal
 from tests.support.google_admin import PROJECT_NUMBER
 from tests.terraform.conftest import PROJECT, TfLab
 
@@ -169,28 +170,6 @@ def test_on_a_terminal_destroy_asks_and_no_leaves_the_database_running(cr_lab: T
 
 def on_terminal(cr_lab: TfLab, args: list[str], answers: list[tuple[bytes, bytes]]) -> str:
     """Run the CLI on a pseudo-terminal, answering each prompt as it appears; its output."""
-    import os
-    import pty
-    import subprocess
-    import sys
-    import time
-
-    controller, terminal = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflowk8s", *args],
-        cwd=cr_lab.path, env=cr_lab.cli.env, stdin=terminal, stdout=terminal, stderr=terminal,
-    )  # fmt: skip
-    os.close(terminal)
-    seen = b""
-    deadline = time.monotonic() + 300
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            seen += os.read(controller, 1024)
-        except OSError:
-            break
-        if answers and seen.endswith(answers[0][0]):
-            os.write(controller, answers.pop(0)[1])
-    proc.wait(timeout=60)
-    os.close(controller)
-    assert proc.returncode == 0 and not answers, seen.decode(errors="replace")
-    return seen.decode(errors="replace").replace("\r\n", "\n")
+    code, text = terminal.on_terminal(args, cwd=cr_lab.path, env=cr_lab.cli.env, answers=answers)
+    assert code == 0, text
+    return text
