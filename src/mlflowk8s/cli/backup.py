@@ -11,7 +11,7 @@ from mlflowk8s.cli.context import app_of, confirm
 from mlflowk8s.cli.progress import LiveProgress
 
 if TYPE_CHECKING:
-    from mlflowk8s.targets.base import BackupInfo
+    from mlflowk8s.targets.day2 import BackupInfo
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The user (tenant).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -43,7 +43,7 @@ def backup(
     The archive's path is printed alone on the last line (whole, never shortened), so
     `path=$(mlflowk8s backup alice | tail -n1)` works; --json prints {"path": ...}.
     """
-    from mlflowk8s.targets.base import operations
+    from mlflowk8s.targets.day2 import operations
 
     app = app_of(ctx)
     ops = operations(app.lab.target(), "backup")
@@ -65,7 +65,7 @@ def backups(
     as_json: JsonOpt = False,
 ) -> None:
     """List a tenant's backups, oldest first; --keep N deletes all but the newest N."""
-    from mlflowk8s.targets.base import operations
+    from mlflowk8s.targets.day2 import operations
 
     app = app_of(ctx)
     ops = operations(app.lab.target(), "backups")
@@ -102,7 +102,7 @@ def restore(
     checked. A backup of a newer MLflow schema, or of another tenant without --from-tenant,
     is refused.
     """
-    from mlflowk8s.targets.base import operations
+    from mlflowk8s.targets.day2 import operations
 
     app = app_of(ctx)
     target = app.lab.target()

@@ -39,7 +39,7 @@ def logs(
     ] = None,
 ) -> None:
     """Print a tenant's server log, access lines included (oldest first)."""
-    from mlflowk8s.targets.base import operations
+    from mlflowk8s.targets.day2 import operations
 
     app = app_of(ctx)
     seconds = parse_since(since) if since is not None else None
@@ -66,7 +66,7 @@ def restart(
     """Give a tenant's server a new process (the others are untouched); waits until it is
     healthy and says so."""
     from mlflowk8s.errors import UsageError
-    from mlflowk8s.targets.base import operations
+    from mlflowk8s.targets.day2 import operations
 
     app = app_of(ctx)
     if (name is None) == (not every):

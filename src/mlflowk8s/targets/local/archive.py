@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflowk8s.errors import OperationError, UsageError
-from mlflowk8s.targets.base import BackupInfo
+from mlflowk8s.targets.day2 import BackupInfo
 
 FORMAT = 1
 MANIFEST = "manifest.json"

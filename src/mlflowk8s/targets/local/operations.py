@@ -1,4 +1,4 @@
-"""The local target's day-2 operations: logs, restart, backup, restore (``base.Operations``).
+"""The local target's day-2 operations: logs, restart, backup, restore (``day2.Operations``).
 
 Every operation acts on one tenant's supervisord program (``mlflow-<user>``) and data folder
 (``data/<user>/``); the other tenants' processes are never touched.
@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflowk8s.errors import OperationError, UsageError
-from mlflowk8s.targets.base import BackupInfo, Progress, QuietProgress, Restarted, Restored
+from mlflowk8s.targets.base import Progress, QuietProgress
+from mlflowk8s.targets.day2 import BackupInfo, Restarted, Restored
 from mlflowk8s.targets.local import archive, readiness, schema
 from mlflowk8s.targets.local import logs as tenant_logs
 from mlflowk8s.targets.local import settings as ls
