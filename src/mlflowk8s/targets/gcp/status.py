@@ -1,41 +1,19 @@
-"""`status` of a gcp lab: every tenant from the tenants' outputs, and the lab's address facts."""
+"""`status` of a gcp lab: the tenants as ``google/status.py`` reads them, and the lab's
+address facts."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from mlflowk8s.health import probe_all
-from mlflowk8s.mlflow_versions import deployed
-from mlflowk8s.targets.base import Status, TenantStatus
+from mlflowk8s.google import status
+from mlflowk8s.targets.base import Status
 from mlflowk8s.targets.gcp import settings as s
-from mlflowk8s.targets.gcp.roots import TENANTS, Roots
-
-HEALTH_TIMEOUT_SECONDS = 5.0
+from mlflowk8s.targets.gcp.roots import Roots
 
 
 def lab_status(roots: Roots, check_health: bool = True) -> Status:
-    outputs = roots.platform_outputs()
-    if not outputs:
-        return Status(facts={"platform": "not created yet (run `mlflowk8s apply`)"})
-    tenants_out = roots.root(TENANTS).outputs()
-    # The version of what each server runs: its deployed image's digest, named by the pin.
-    pinned = roots.settings.get(s.MLFLOW_IMAGE)
-    tenants: list[TenantStatus] = []
-    for name, info in sorted((tenants_out.get("tenants") or {}).items()):
-        retired = bool(info.get("retired"))
-        tenants.append(
-            TenantStatus(
-                name=name,
-                url=str(info.get("url", "")),
-                members=list(info.get("members") or []),
-                state="retired" if retired else "applied",
-                mlflow_version=None if retired else deployed(info.get("image"), pinned),
-            )
-        )
-    if check_health:
-        probe_all([t for t in tenants if t.state != "retired"], HEALTH_TIMEOUT_SECONDS)
-    return Status(tenants=tenants, facts=facts(roots, outputs, tenants_out))
+    return status.lab_status(roots, lambda out, ten: facts(roots, out, ten), check_health)
 
 
 def facts(roots: Roots, outputs: dict[str, Any], tenants_out: dict[str, Any]) -> dict[str, Any]:
